@@ -1,0 +1,161 @@
+//! Inputs: checking raw tensors against the manifest, normalising them, and turning RGBA images
+//! of any size into the manifest's input.
+
+use crate::backend::HostTensor;
+use crate::error::{err, ErrorCode, Result};
+use crate::manifest::InputSpec;
+
+/// Values this far outside `input.range` are still accepted (float noise from resizing).
+const RANGE_SLACK: f32 = 1e-3;
+
+/// Checks `n` inputs (values in the manifest's range, C·H·W each) and normalises them into an
+/// `[n, C, H, W]` tensor: `(x − mean[c]) / std[c]`.
+pub fn normalize(spec: &InputSpec, data: &[f32], n: usize) -> Result<HostTensor> {
+    let len = spec.len();
+    if n == 0 || data.len() != n * len {
+        return err(ErrorCode::BadInput, format!(
+            "input has {} values, expected {n} × {len} (shape [{n}, {}, {}, {}])",
+            data.len(), spec.channels(), spec.height(), spec.width()
+        ));
+    }
+    let [lo, hi] = spec.range;
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        return err(ErrorCode::BadInput, format!("input value {i} is {} (not finite)", data[i]));
+    }
+    if let Some(i) = data.iter().position(|&v| v < lo - RANGE_SLACK || v > hi + RANGE_SLACK) {
+        return err(ErrorCode::BadInput, format!("input value {i} is {}, outside the model's range [{lo}, {hi}]", data[i]));
+    }
+    let plane = spec.height() * spec.width();
+    let out = data
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let c = (i / plane) % spec.channels();
+            (v.clamp(lo, hi) - spec.mean[c]) / spec.std[c]
+        })
+        .collect();
+    let mut shape = spec.shape.clone();
+    shape[0] = n;
+    Ok(HostTensor { shape, data: out })
+}
+
+/// Options for converting an image.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ImageOptions {
+    /// Invert intensities (dark ink on a light page → MNIST's light ink on black).
+    pub invert: bool,
+}
+
+/// Converts an RGBA image (row-major, 4 bytes per pixel) of any size to one input in the
+/// manifest's range: area-averaged resize to H×W, luminance when the model takes one channel,
+/// alpha composited over black.
+pub fn from_rgba(spec: &InputSpec, rgba: &[u8], width: usize, height: usize, opts: ImageOptions) -> Result<Vec<f32>> {
+    if width == 0 || height == 0 || width.checked_mul(height).and_then(|p| p.checked_mul(4)) != Some(rgba.len()) {
+        return err(ErrorCode::BadInput, format!(
+            "image of {width}×{height} needs {} RGBA bytes, got {}",
+            width.saturating_mul(height).saturating_mul(4), rgba.len()
+        ));
+    }
+    let (c_in, h, w) = (spec.channels(), spec.height(), spec.width());
+    if c_in != 1 && c_in != 3 {
+        return err(ErrorCode::BadInput, format!("images can feed 1- or 3-channel models, this one takes {c_in}"));
+    }
+    let [lo, hi] = spec.range;
+    let mut out = vec![0f32; c_in * h * w];
+    for oy in 0..h {
+        // Source rows/cols covered by this output pixel (at least one).
+        let (y0, y1) = span(oy, h, height);
+        for ox in 0..w {
+            let (x0, x1) = span(ox, w, width);
+            let mut acc = [0f32; 3];
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    let p = &rgba[(y * width + x) * 4..(y * width + x) * 4 + 4];
+                    let a = p[3] as f32 / 255.0;
+                    for (c, v) in acc.iter_mut().enumerate() {
+                        *v += p[c] as f32 * a;
+                    }
+                }
+            }
+            let count = ((y1 - y0) * (x1 - x0)) as f32;
+            let rgb = acc.map(|v| v / count / 255.0);
+            let rgb = if opts.invert { rgb.map(|v| 1.0 - v) } else { rgb };
+            if c_in == 1 {
+                let l = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2];
+                out[oy * w + ox] = lo + l * (hi - lo);
+            } else {
+                for c in 0..3 {
+                    out[c * h * w + oy * w + ox] = lo + rgb[c] * (hi - lo);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The half-open source range [a, b) that output index `o` of `n_out` covers in `n_in`.
+fn span(o: usize, n_out: usize, n_in: usize) -> (usize, usize) {
+    let a = o * n_in / n_out;
+    let b = ((o + 1) * n_in).div_ceil(n_out).max(a + 1).min(n_in);
+    (a.min(n_in - 1), b)
+}
+
+/// Pixels (u8, CHW) of a pack image to the manifest's range.
+pub fn from_u8(spec: &InputSpec, pixels: &[u8]) -> Vec<f32> {
+    let [lo, hi] = spec.range;
+    pixels.iter().map(|&p| lo + p as f32 / 255.0 * (hi - lo)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(c: usize, h: usize, w: usize) -> InputSpec {
+        InputSpec {
+            shape: vec![1, c, h, w],
+            dtype: "f32".into(),
+            layout: "NCHW".into(),
+            range: [0.0, 1.0],
+            mean: vec![0.5; c],
+            std: vec![0.25; c],
+        }
+    }
+
+    #[test]
+    fn normalize_applies_mean_and_std() {
+        let t = normalize(&spec(1, 1, 2), &[0.5, 1.0], 1).unwrap();
+        assert_eq!(t.shape, vec![1, 1, 1, 2]);
+        assert_eq!(t.data, vec![0.0, 2.0]);
+    }
+
+    #[test]
+    fn normalize_rejects_bad_values() {
+        let s = spec(1, 1, 2);
+        for bad in [vec![0.5], vec![f32::NAN, 0.0], vec![0.0, f32::INFINITY], vec![0.0, 1.5], vec![-0.2, 0.0]] {
+            assert_eq!(normalize(&s, &bad, 1).unwrap_err().code, ErrorCode::BadInput, "{bad:?}");
+        }
+        assert_eq!(normalize(&s, &[], 0).unwrap_err().code, ErrorCode::BadInput);
+    }
+
+    #[test]
+    fn rgba_downscale_averages_and_grays() {
+        // 2×2 white/black checker → one gray pixel at 0.5.
+        let img = [255, 255, 255, 255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255, 255];
+        let v = from_rgba(&spec(1, 1, 1), &img, 2, 2, ImageOptions::default()).unwrap();
+        assert!((v[0] - 0.5).abs() < 1e-6);
+        let v = from_rgba(&spec(1, 1, 1), &img, 2, 2, ImageOptions { invert: true }).unwrap();
+        assert!((v[0] - 0.5).abs() < 1e-6);
+        // Upscale 1×1 red to 2×2 RGB.
+        let v = from_rgba(&spec(3, 2, 2), &[255, 0, 0, 255], 1, 1, ImageOptions::default()).unwrap();
+        assert_eq!(v, vec![1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn rgba_rejects_wrong_sizes() {
+        let s = spec(1, 28, 28);
+        assert_eq!(from_rgba(&s, &[0; 15], 2, 2, ImageOptions::default()).unwrap_err().code, ErrorCode::BadInput);
+        assert_eq!(from_rgba(&s, &[], 0, 0, ImageOptions::default()).unwrap_err().code, ErrorCode::BadInput);
+        assert_eq!(from_rgba(&s, &[0; 4], usize::MAX, 2, ImageOptions::default()).unwrap_err().code, ErrorCode::BadInput);
+    }
+}
