@@ -14,6 +14,7 @@ pub mod bundle;
 pub mod engine;
 pub mod error;
 pub mod eval;
+pub mod info;
 pub mod input;
 pub mod macs;
 pub mod manifest;

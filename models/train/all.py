@@ -214,6 +214,10 @@ def main(argv=None):
     for name in list(BUNDLES) + ["tiny-mnist-noassist", "resnet-fmnist-plain"]:
         st = torch.load(os.path.join(T.CKPT, f"{name}.final.pt"), map_location="cpu", weights_only=False)
         results.setdefault("history", {})[name] = st["history"]
+    from .verify import check
+    for name in BUNDLES:   # re-read every bundle from disk: hashes, formats, parity vs reference.bin
+        results[name]["file_check"] = check(os.path.join(ROOT, name))
+        log(f"[{name}] file check {results[name]['file_check']}")
     results["train_config"] = T.RUNS
     results["packs"] = {f: sha256_bytes(open(os.path.join(PACKS, f), "rb").read())
                         for f in sorted(os.listdir(PACKS))}

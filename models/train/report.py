@@ -72,10 +72,15 @@ def model_section(name, r, L):
              f"{mt['thresholds']}.\n")
     vd = r["verify"]["max_abs_diff"]
     L.append(f"Export check: onnxruntime, part by part on the 1,000-image test pack, against "
-             f"PyTorch: max |Δ| = {max(vd.values()):.2e} over all outputs "
-             f"(tolerance {r['verify']['tol']:g}); `full.onnx` vs the PyTorch plain network: "
+             f"PyTorch: max |Δ| = {max(vd.values()):.2e} over all outputs, "
+             f"{max(r['verify']['max_rel_diff'].values()):.2e} relative to the largest |output| "
+             f"(tolerance {r['verify']['tol']:g} relative); `full.onnx` vs the PyTorch plain network: "
              f"{vd['full.onnx']:.2e}. Ops used: "
              f"{', '.join(sorted({o for v in r['onnx_ops'].values() for o in v}))}.\n")
+    if "file_check" in r:
+        L.append(f"Re-read from disk by `python -m models.train.verify models/{name}` (hashes, pack and "
+                 f"reference formats, dynamic batch dims, onnxruntime vs `reference.bin`): max |Δ| = "
+                 f"{r['file_check']['max_abs_diff_vs_reference']:.2e} (runtime parity bound 1e-4).\n")
     size = sum(r["files"].values())
     L.append(f"Bundle `models/{name}/`: {len(r['files'])} files, {size / 1e6:.2f} MB "
              f"({', '.join(f'{f} {s / 1e3:.0f} kB' for f, s in r['files'].items())}).\n")
@@ -94,8 +99,14 @@ def check_targets(res, targets, final_targets):
             t = o["test"]
             drop = accf - t["acc"]
             ok = t["saved"] >= s and drop <= d / 100 + 1e-12
+            uni = [u for u in r["uniform"] if accf - u["acc"] <= d / 100 + 1e-12]
+            best = max(uni, key=lambda u: u["saved"]) if uni else None
+            info = (f"; uniform threshold {best['thresholds'][0]:.2f} on the test table: "
+                    f"{pct(best['saved'], 1)} saved, drop {100 * (accf - best['acc']):.2f} pt"
+                    if best else "")
             rows.append((name, f"≥ {pct(s, 0)} MACs saved at ≤ {d} pt",
-                         f"{pct(t['saved'], 1)} saved, drop {100 * drop:.2f} pt (test)", ok))
+                         f"calibrated on validation → test: {pct(t['saved'], 1)} saved, "
+                         f"drop {100 * drop:.2f} pt{info}", ok))
     return rows
 
 
@@ -125,6 +136,9 @@ def write_report(res, path):
              "unchanged to the full test set; the test-set drop is measured against the final exit's "
              "test accuracy, so it can differ slightly from the calibrated bound.\n")
     L.append("## Targets\n")
+    L.append("'met' judges the operating point calibrated on the validation split, measured on the "
+             "full test set (both its MACs saved and its test-set drop must meet the target). The "
+             "uniform-threshold figure is picked on the test set itself and is for information only.\n")
     L.append("| model | target | measured (full test set) | met |")
     L.append("|---|---|---|---|")
     for name, tgt, meas, ok in check_targets(res, TARGETS, FINAL_TARGET):
@@ -213,6 +227,29 @@ def write_report(res, path):
              "version 'v2') plus every exit's own CE; cₙ = MACs executed when leaving at exit n ÷ "
              "plain MACs. `resnet-fmnist-pt` — the same loss over the branches with the frozen "
              "final classifier as the last term.\n")
+    L.append("## Missed targets and what was tried\n")
+    L.append("- Time budget: everything had to train in about 100 minutes on 2 shared CPU cores "
+             "(a Rust build ran alongside, so each 1-thread training process got 40–100 % of a core). "
+             "A first attempt at full 28×28 resolution ResNet-20 (16-32-64) measured ~450–650 s per "
+             "epoch under that load, i.e. only ~8 epochs; it was stopped after one epoch and replaced "
+             "by the 14×14-stem, 16-32-48 variant above (3.7× fewer MACs) so that 20 (EENet) / 18 "
+             "(plain) epochs fit. No other hyper-parameters were searched (λ = 0.2, one-cycle SGD, "
+             "shift + flip augmentation).")
+    L.append("- `resnet-fmnist` final accuracy ends 0.06 pt under 93 % on the test set (93.32 % on "
+             "validation); its validation curve was still rising at the last epoch, so more epochs "
+             "are the obvious next step. The PTEENet plain backbone, trained with plain CE for 18 "
+             "epochs, reaches 93.27 %.")
+    L.append("- The calibrated operating points of the Fashion-MNIST models meet their bound on the "
+             "validation split (5,000 images) but lose more on the test set: validation accuracy is "
+             "0.3–0.4 pt above test accuracy for every exit, and the early exits' confidences are "
+             "slightly over-confident on test. The uniform-threshold rows of the trade-off tables "
+             "show that points with ≥ 65 % saved at ≤ 1 pt and ~49 % at ≤ 0.5 pt exist on the test "
+             "set, but they are not what the validation-calibrated algorithm picks. A larger "
+             "validation split (or calibrating with a safety margin) would likely fix this; the "
+             "targets were not lowered.")
+    L.append("- `tiny-mnist` at ≤ 0.1 pt: 92.8 % MACs saved, but the test-set drop is 0.15 pt (the "
+             "bound holds on the 10,000-image validation split: 0.10 pt); the ≤ 0.5 pt point loses "
+             "0.48 pt on test.\n")
     L.append("## Files\n")
     L.append("- `models/<name>/` — bundles (`manifest.json`, `seg*.onnx`, `exit*.onnx`, "
              "`final.onnx`, `full.onnx`, `testpack.bin` = first 1,000 official test images, "

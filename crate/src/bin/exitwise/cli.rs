@@ -1,0 +1,168 @@
+//! Arguments and commands.
+
+use crate::data::{self, Split};
+use crate::report::{to_json, Calibrated, Classified, Info, Scored, Swept};
+use clap::{Parser, Subcommand};
+use exitwise::{CpuModel, Result};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(
+    name = "exitwise",
+    version,
+    about = "Early-exit networks: inspect exitwise/1 bundles, classify images, evaluate, sweep and calibrate thresholds",
+    after_help = "Errors print `error: CODE: message` on stderr and exit with status 1 (2 for usage errors)."
+)]
+struct Cli {
+    /// Print machine-readable JSON (snake_case keys) instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Describe a bundle: labels, input, segments and exits with their MACs.
+    Info {
+        /// Bundle folder (holding manifest.json).
+        bundle: PathBuf,
+    },
+    /// Classify one image, stopping at the first exit that fires.
+    Classify {
+        /// Bundle folder (holding manifest.json).
+        bundle: PathBuf,
+        /// A PNG file (any size; gray, RGB or RGBA), or `pack:N` for image N of the bundle's test pack.
+        image: String,
+        /// One threshold per early exit, in [0, 1] (default: the manifest's).
+        #[arg(long, value_name = "T0,T1,…", allow_hyphen_values = true)]
+        thresholds: Option<String>,
+        /// Invert intensities (dark ink on a light page).
+        #[arg(long)]
+        invert: bool,
+    },
+    /// Trace a test pack and report accuracy, mean MACs and where images left.
+    Eval {
+        /// Bundle folder (holding manifest.json).
+        bundle: PathBuf,
+        /// One threshold per early exit, in [0, 1] (default: the manifest's).
+        #[arg(long, value_name = "T0,T1,…", allow_hyphen_values = true)]
+        thresholds: Option<String>,
+        /// An EWTP pack file to use instead of the bundle's test pack.
+        #[arg(long, value_name = "FILE")]
+        pack: Option<PathBuf>,
+    },
+    /// The accuracy-vs-MACs frontier over a grid of thresholds.
+    Sweep {
+        /// Bundle folder (holding manifest.json).
+        bundle: PathBuf,
+        /// An EWTP pack file to use instead of the bundle's test pack.
+        #[arg(long, value_name = "FILE")]
+        pack: Option<PathBuf>,
+    },
+    /// Pick thresholds on the calibration pack (accuracy ≥ final − max drop), report them on the test pack.
+    Calibrate {
+        /// Bundle folder (holding manifest.json).
+        bundle: PathBuf,
+        /// Largest accuracy drop allowed, in percentage points, from the final classifier's.
+        #[arg(long, value_name = "PTS", allow_negative_numbers = true)]
+        max_drop: f64,
+        /// An EWTP pack to calibrate on instead of the bundle's calibration pack.
+        #[arg(long, value_name = "FILE")]
+        calib_pack: Option<PathBuf>,
+        /// An EWTP pack to report on instead of the bundle's test pack.
+        #[arg(long, value_name = "FILE")]
+        pack: Option<PathBuf>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(text) => {
+            // A closed pipe (`| head`) is not an error worth a message.
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {}: {}", e.code.as_str(), e.message);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<String> {
+    let json = cli.json;
+    match &cli.command {
+        Command::Info { bundle } => {
+            let model = data::load_model(bundle)?;
+            let info = Info::of(&model);
+            if json { to_json(&info) } else { Ok(info.text()) }
+        }
+        Command::Classify { bundle, image, thresholds, invert } => {
+            let model = data::load_model(bundle)?;
+            let t = data::thresholds(model.manifest(), thresholds.as_deref())?;
+            let (x, source) = data::image(&model, image, *invert)?;
+            let c = model.classify(&x, &t)?;
+            let out = Classified::new(&model, &source, &t, c);
+            if json { to_json(&out) } else { Ok(out.text(model.manifest().exits.len())) }
+        }
+        Command::Eval { bundle, thresholds, pack } => {
+            let model = data::load_model(bundle)?;
+            let t = data::thresholds(model.manifest(), thresholds.as_deref())?;
+            let p = data::pack_for(&model, pack.as_deref(), Split::Test)?;
+            let start = Instant::now();
+            let ev = data::evaluate(&model, &p.pack)?;
+            let seconds = start.elapsed().as_secs_f64();
+            let out = Scored::new(&model, &p.source, &ev, ev.summary(&t, model.manifest())?);
+            if json { to_json(&out) } else { Ok(out.text(&model, Some(seconds))) }
+        }
+        Command::Sweep { bundle, pack } => {
+            let model = data::load_model(bundle)?;
+            let p = data::pack_for(&model, pack.as_deref(), Split::Test)?;
+            let ev = data::evaluate(&model, &p.pack)?;
+            let out = Swept::new(&model, &p.source, &ev, ev.frontier());
+            if json { to_json(&out) } else { Ok(out.text()) }
+        }
+        Command::Calibrate { bundle, max_drop, calib_pack, pack } => {
+            let model = data::load_model(bundle)?;
+            let out = calibrate(&model, *max_drop, calib_pack.as_deref(), pack.as_deref())?;
+            if json { to_json(&out) } else { Ok(out.text(&model)) }
+        }
+    }
+}
+
+fn calibrate(
+    model: &CpuModel,
+    max_drop: f64,
+    calib_pack: Option<&std::path::Path>,
+    test_pack: Option<&std::path::Path>,
+) -> Result<Calibrated> {
+    let m = model.manifest();
+    if !(max_drop.is_finite() && (0.0..=100.0).contains(&max_drop)) {
+        return Err(exitwise::Error::new(
+            exitwise::ErrorCode::BadThreshold,
+            format!("--max-drop is {max_drop}, must be within [0, 100] percentage points"),
+        ));
+    }
+    // Find both packs before the (slow) tracing so that a missing one fails fast.
+    let calib = data::pack_for(model, calib_pack, Split::Calibration)?;
+    let test = match test_pack {
+        Some(path) => Some(data::file_pack(model, path)?),
+        None => data::bundle_pack(model, Split::Test)?,
+    };
+    let ev = data::evaluate(model, &calib.pack)?;
+    let t = ev.calibrate(max_drop)?;
+    let calibration = Scored::new(model, &calib.source, &ev, ev.summary(&t, m)?);
+    let test = match test {
+        Some(p) => {
+            let ev = data::evaluate(model, &p.pack)?;
+            Some(Scored::new(model, &p.source, &ev, ev.summary(&t, m)?))
+        }
+        None => None,
+    };
+    Ok(Calibrated { model: m.name.clone(), max_drop, thresholds: t, calibration, test })
+}

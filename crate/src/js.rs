@@ -1,0 +1,433 @@
+//! The JavaScript API (wasm-bindgen). Results are plain JS objects; their TypeScript types are
+//! declared below so the generated `.d.ts` has no `any` for results or options.
+
+use crate::bundle::Bundle;
+use crate::engine::{Classification, Trace};
+use crate::error::{Error, ErrorCode, Result};
+use crate::eval::Evaluation as Eval;
+use crate::input::{from_rgba, from_u8, ImageOptions};
+use crate::manifest::Manifest;
+use crate::pack::Pack;
+use crate::CpuModel;
+use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+/** Stable error codes: `error.code` of every error exitwise throws. */
+export type ErrorCode =
+  | "BAD_MANIFEST" | "MISSING_FILE" | "BUNDLE_HASH_MISMATCH" | "BAD_ONNX" | "SHAPE_MISMATCH"
+  | "UNSUPPORTED_OP" | "BAD_INPUT" | "BAD_THRESHOLD" | "BAD_PACK" | "BACKEND";
+/** Every error exitwise throws is an `Error` with a stable `code`. */
+export interface ExitwiseError extends Error { name: "ExitwiseError"; code: ErrorCode }
+/** Which backend runs the model. */
+export type BackendName = "cpu";
+/** `auto` picks the best available backend. */
+export type BackendChoice = "auto" | "cpu";
+/** A bundle: its base URL (ending in `/`, holding `manifest.json`), or its files by name. */
+export type BundleSource = string | Map<string, Uint8Array | ArrayBuffer> | Record<string, Uint8Array | ArrayBuffer>;
+export interface LoadProgress { file: string; filesLoaded: number; filesTotal: number; bytesLoaded: number }
+export interface LoadOptions {
+  backend?: BackendChoice;
+  /** Called after each file is fetched. */
+  onProgress?: (progress: LoadProgress) => void;
+}
+/** An image: `ImageData` or anything with RGBA bytes and a size. Any size; resized per the manifest. */
+export interface ImageLike { data: Uint8ClampedArray | Uint8Array; width: number; height: number }
+/** A model input: values in the manifest's `input.range`, shape C·H·W (not normalised), or an image. */
+export type ModelInput = Float32Array | ImageLike;
+export interface ImageOptions { /** Invert intensities (dark ink on light paper → MNIST style). */ invert?: boolean }
+/** One threshold per early exit (the final classifier takes none), each in [0, 1]. */
+export type Thresholds = number[] | Float32Array;
+export type ExitRule = "learned" | "max_softmax" | "entropy";
+export interface ExitRecord {
+  exit: number; name: string; confidence: number;
+  /** `null` for the final classifier, which always fires. */
+  threshold: number | null;
+  class: number; fired: boolean;
+}
+export interface Classification {
+  /** Index of the exit that fired; the last index is the final classifier. */
+  exit: number; exitName: string; class: number; label: string; confidence: number;
+  probabilities: number[];
+  /** The exits evaluated, in order; the last one fired. */
+  exits: ExitRecord[];
+  segmentsRun: number;
+  /** MACs executed: every segment run and every exit head evaluated (1 MAC = 2 FLOPs). */
+  macsExecuted: number;
+  /** MACs of the plain network: all segments + the final classifier. */
+  macsFull: number;
+  /** 1 − macsExecuted / macsFull (negative when exits that did not fire cost more than they saved). */
+  flopsSaved: number;
+  /** Wall time of the run in ms; 0 from `decide`. */
+  elapsedMs: number;
+  backend: BackendName;
+}
+export interface ExitOutput { probabilities: number[]; class: number; confidence: number }
+/** Every exit's output for one input: `decide` answers for any thresholds from it. */
+export interface Trace { exits: ExitOutput[] }
+export interface InputInfo { shape: number[]; range: [number, number]; mean: number[]; std: number[] }
+export interface SegmentInfo { name: string; file: string; macs: number }
+export interface ExitInfo {
+  name: string; after: number; file: string; rule: ExitRule;
+  /** Default threshold; `null` for the final classifier. */
+  threshold: number | null;
+  /** MACs of this head. */
+  macs: number;
+  /** MACs executed when this exit fires. */
+  cumulativeMacs: number;
+}
+export interface ModelInfo {
+  name: string; description: string | null; labels: string[]; input: InputInfo;
+  segments: SegmentInfo[]; exits: ExitInfo[];
+  macsFull: number; defaultThresholds: number[]; backend: BackendName;
+  hasTestPack: boolean; hasCalibrationPack: boolean;
+}
+/** Labelled inputs, `count` × C·H·W values in the input range. */
+export interface LabelledSet { images: Float32Array; labels: Uint8Array; count: number }
+export interface Summary {
+  count: number; thresholds: number[]; accuracy: number; finalAccuracy: number;
+  meanMacs: number; macsFull: number; macsSavedFraction: number; histogram: number[];
+}
+export interface FrontierPoint { thresholds: number[]; accuracy: number; macsSavedFraction: number }
+export interface EvaluateProgress { done: number; total: number }
+"#;
+
+fn js_error(e: Error) -> JsValue {
+    let err = js_sys::Error::new(&e.message);
+    err.set_name("ExitwiseError");
+    let _ = Reflect::set(&err, &"code".into(), &e.code.as_str().into());
+    err.into()
+}
+
+type JsResult<T> = std::result::Result<T, JsValue>;
+
+fn to_js<T: Serialize>(v: &T) -> JsResult<JsValue> {
+    let s = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true).serialize_maps_as_objects(true);
+    v.serialize(&s).map_err(|e| js_error(Error::new(ErrorCode::Backend, format!("cannot convert a result: {e}"))))
+}
+
+fn bad(code: ErrorCode, msg: impl Into<String>) -> JsValue {
+    js_error(Error::new(code, msg))
+}
+
+fn bytes_of(v: &JsValue) -> Option<Vec<u8>> {
+    if let Some(a) = v.dyn_ref::<Uint8Array>() {
+        Some(a.to_vec())
+    } else if v.is_instance_of::<js_sys::ArrayBuffer>() {
+        Some(Uint8Array::new(v).to_vec())
+    } else {
+        None
+    }
+}
+
+/// Files of a bundle given as a `Map` or a plain object of name → bytes.
+fn files_of(source: &JsValue) -> Result<BTreeMap<String, Vec<u8>>> {
+    let entries: Array = if let Some(m) = source.dyn_ref::<js_sys::Map>() {
+        Array::from(&m.entries())
+    } else if source.is_object() {
+        Object::entries(source.unchecked_ref())
+    } else {
+        return Err(Error::new(ErrorCode::BadManifest, "a bundle source is a base URL, a Map or an object of file name → bytes"));
+    };
+    let mut files = BTreeMap::new();
+    for entry in entries.iter() {
+        let pair: Array = entry.unchecked_into();
+        let name = pair.get(0).as_string().ok_or_else(|| Error::new(ErrorCode::BadManifest, "bundle file names must be strings"))?;
+        let bytes = bytes_of(&pair.get(1))
+            .ok_or_else(|| Error::new(ErrorCode::BadManifest, format!("{name}: expected a Uint8Array or ArrayBuffer")))?;
+        files.insert(name, bytes);
+    }
+    Ok(files)
+}
+
+/// `fetch` from whichever global scope we run in (window or worker).
+async fn fetch_bytes(url: &str) -> Result<Vec<u8>> {
+    let global = js_sys::global();
+    let fetch: Function = Reflect::get(&global, &"fetch".into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| Error::new(ErrorCode::MissingFile, "no fetch() in this environment: pass the files as a Map"))?;
+    let fail = |why: String| Error::new(ErrorCode::MissingFile, format!("{url}: {why}"));
+    let promise: Promise = fetch.call1(&global, &url.into()).map_err(|e| fail(format!("{e:?}")))?.unchecked_into();
+    let resp: web_sys::Response = JsFuture::from(promise).await.map_err(|e| fail(describe(&e)))?.unchecked_into();
+    if !resp.ok() {
+        return Err(fail(format!("HTTP {}", resp.status())));
+    }
+    let buf = JsFuture::from(resp.array_buffer().map_err(|e| fail(describe(&e)))?).await.map_err(|e| fail(describe(&e)))?;
+    Ok(Uint8Array::new(&buf).to_vec())
+}
+
+fn describe(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string()).unwrap_or_else(|| format!("{e:?}"))
+}
+
+fn thresholds_of(v: &JsValue, model: &CpuModel) -> JsResult<Vec<f32>> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(model.manifest().default_thresholds());
+    }
+    if let Some(a) = v.dyn_ref::<Float32Array>() {
+        return Ok(a.to_vec());
+    }
+    if Array::is_array(v) {
+        let a: &Array = v.unchecked_ref();
+        return a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| x.as_f64().map(|x| x as f32).ok_or_else(|| bad(ErrorCode::BadThreshold, format!("threshold {i} is not a number"))))
+            .collect();
+    }
+    Err(bad(ErrorCode::BadThreshold, "thresholds must be an array of numbers or a Float32Array"))
+}
+
+fn image_options(v: &JsValue) -> JsResult<ImageOptions> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(ImageOptions::default());
+    }
+    serde_wasm_bindgen::from_value(v.clone()).map_err(|e| bad(ErrorCode::BadInput, format!("image options: {e}")))
+}
+
+/// An early-exit model loaded from a bundle.
+#[wasm_bindgen]
+pub struct Model {
+    inner: CpuModel,
+}
+
+#[wasm_bindgen]
+impl Model {
+    /// Loads a bundle from its base URL or from its files, verifying hashes and shapes.
+    pub async fn load(
+        #[wasm_bindgen(unchecked_param_type = "BundleSource")] source: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "LoadOptions | undefined")] options: JsValue,
+    ) -> JsResult<Model> {
+        let progress: Option<Function> = if options.is_object() {
+            Reflect::get(&options, &"onProgress".into()).ok().and_then(|f| f.dyn_into().ok())
+        } else {
+            None
+        };
+        if options.is_object() {
+            let backend = Reflect::get(&options, &"backend".into()).ok().and_then(|b| b.as_string());
+            match backend.as_deref() {
+                None | Some("auto") | Some("cpu") => {}
+                Some(other) => return Err(bad(ErrorCode::Backend, format!("backend {other:?} is not available in this build (use \"auto\" or \"cpu\")"))),
+            }
+        }
+        let files = match source.as_string() {
+            Some(base) => fetch_bundle(&base, progress.as_ref()).await.map_err(js_error)?,
+            None => files_of(&source).map_err(js_error)?,
+        };
+        let bundle = Bundle::from_files(&files).map_err(js_error)?;
+        Ok(Model { inner: CpuModel::new(bundle).map_err(js_error)? })
+    }
+
+    /// The backend in use.
+    #[wasm_bindgen(getter, unchecked_return_type = "BackendName")]
+    pub fn backend(&self) -> String {
+        "cpu".into()
+    }
+
+    /// Names, shapes, MACs per part and default thresholds.
+    #[wasm_bindgen(unchecked_return_type = "ModelInfo")]
+    pub fn info(&self) -> JsResult<JsValue> {
+        to_js(&crate::info::ModelInfo::of(&self.inner))
+    }
+
+    /// Converts an image (any size) to a model input (C·H·W values in the input range).
+    #[wasm_bindgen(js_name = imageToInput)]
+    pub fn image_to_input(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ImageLike")] image: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ImageOptions | undefined")] options: JsValue,
+    ) -> JsResult<Float32Array> {
+        let v = self.input_of(&image, &options)?;
+        Ok(Float32Array::from(&v[..]))
+    }
+
+    /// Classifies one input, running segments in order and stopping at the first exit whose
+    /// confidence reaches its threshold. Thresholds default to the manifest's.
+    pub fn classify(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Thresholds | undefined")] thresholds: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ImageOptions | undefined")] options: JsValue,
+    ) -> JsResult<JsValue> {
+        let t = thresholds_of(&thresholds, &self.inner)?;
+        let x = self.input_of(&input, &options)?;
+        let c: Classification = self.inner.classify(&x, &t).map_err(js_error)?;
+        to_js(&c)
+    }
+
+    /// Runs every segment and exit once, keeping all exit outputs.
+    #[wasm_bindgen(unchecked_return_type = "Trace")]
+    pub fn trace(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ImageOptions | undefined")] options: JsValue,
+    ) -> JsResult<JsValue> {
+        let x = self.input_of(&input, &options)?;
+        to_js(&self.inner.trace(&x).map_err(js_error)?)
+    }
+
+    /// What `classify` would return at these thresholds, from a trace, in microseconds.
+    #[wasm_bindgen(unchecked_return_type = "Classification")]
+    pub fn decide(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Trace")] trace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Thresholds")] thresholds: JsValue,
+    ) -> JsResult<JsValue> {
+        let t = thresholds_of(&thresholds, &self.inner)?;
+        let trace: Trace = serde_wasm_bindgen::from_value(trace).map_err(|e| bad(ErrorCode::BadInput, format!("not a trace: {e}")))?;
+        to_js(&self.inner.decide(&trace, &t).map_err(js_error)?)
+    }
+
+    /// The bundle's test pack (official test images), if it has one.
+    #[wasm_bindgen(js_name = testPack, unchecked_return_type = "LabelledSet | undefined")]
+    pub fn test_pack(&self) -> JsResult<JsValue> {
+        self.pack(self.inner.manifest().test_pack.as_ref().map(|r| r.file.clone()))
+    }
+
+    /// The bundle's calibration pack (held out of training), if it has one.
+    #[wasm_bindgen(js_name = calibrationPack, unchecked_return_type = "LabelledSet | undefined")]
+    pub fn calibration_pack(&self) -> JsResult<JsValue> {
+        self.pack(self.inner.manifest().calibration_pack.as_ref().map(|r| r.file.clone()))
+    }
+
+    /// Traces a labelled set once (batched), for `Evaluation.summary` at any thresholds.
+    pub fn evaluate(
+        &self,
+        images: Float32Array,
+        labels: Uint8Array,
+        #[wasm_bindgen(js_name = onProgress, unchecked_param_type = "((progress: EvaluateProgress) => void) | undefined")]
+        on_progress: JsValue,
+    ) -> JsResult<Evaluation> {
+        let (images, labels) = (images.to_vec(), labels.to_vec());
+        let len = self.inner.manifest().input.len();
+        if labels.is_empty() || images.len() != labels.len() * len {
+            return Err(bad(ErrorCode::BadInput, format!("{} image values for {} labels of {len} values each", images.len(), labels.len())));
+        }
+        let progress: Option<Function> = on_progress.dyn_into().ok();
+        const CHUNK: usize = 64;
+        let mut traces = Vec::with_capacity(labels.len());
+        for start in (0..labels.len()).step_by(CHUNK) {
+            let n = CHUNK.min(labels.len() - start);
+            traces.extend(self.inner.trace_batch(&images[start * len..(start + n) * len], n).map_err(js_error)?);
+            if let Some(f) = &progress {
+                let p = Object::new();
+                let _ = Reflect::set(&p, &"done".into(), &(traces.len() as f64).into());
+                let _ = Reflect::set(&p, &"total".into(), &(labels.len() as f64).into());
+                let _ = f.call1(&JsValue::NULL, &p);
+            }
+        }
+        let eval = Eval::new(self.inner.manifest(), &self.inner.costs, &traces, &labels).map_err(js_error)?;
+        Ok(Evaluation { inner: eval, manifest: self.inner.manifest().clone() })
+    }
+}
+
+impl Model {
+    fn input_of(&self, input: &JsValue, options: &JsValue) -> JsResult<Vec<f32>> {
+        if let Some(a) = input.dyn_ref::<Float32Array>() {
+            return Ok(a.to_vec());
+        }
+        if input.is_object() {
+            let get = |k: &str| Reflect::get(input, &k.into()).unwrap_or(JsValue::UNDEFINED);
+            let (data, w, h) = (get("data"), get("width").as_f64(), get("height").as_f64());
+            let rgba = if let Some(c) = data.dyn_ref::<js_sys::Uint8ClampedArray>() { Some(c.to_vec()) } else { bytes_of(&data) };
+            if let (Some(rgba), Some(w), Some(h)) = (rgba, w, h) {
+                if w >= 0.0 && h >= 0.0 && w.fract() == 0.0 && h.fract() == 0.0 {
+                    let opts = image_options(options)?;
+                    return from_rgba(&self.inner.manifest().input, &rgba, w as usize, h as usize, opts).map_err(js_error);
+                }
+            }
+        }
+        Err(bad(ErrorCode::BadInput, "input must be a Float32Array or an image ({ data: RGBA bytes, width, height })"))
+    }
+
+    fn pack(&self, file: Option<String>) -> JsResult<JsValue> {
+        let Some(file) = file else { return Ok(JsValue::UNDEFINED) };
+        let bytes = self.inner.bundle.data.get(&file).ok_or_else(|| bad(ErrorCode::MissingFile, format!("{file} missing")))?;
+        let pack = Pack::parse(&file, bytes).map_err(js_error)?;
+        let spec = &self.inner.manifest().input;
+        if (pack.channels, pack.height, pack.width) != (spec.channels(), spec.height(), spec.width()) {
+            return Err(bad(ErrorCode::BadPack, format!("{file}: images are {}×{}×{}, the model takes {:?}", pack.channels, pack.height, pack.width, &spec.shape[1..])));
+        }
+        let o = Object::new();
+        let _ = Reflect::set(&o, &"images".into(), &Float32Array::from(&from_u8(spec, &pack.pixels)[..]));
+        let _ = Reflect::set(&o, &"labels".into(), &Uint8Array::from(&pack.labels[..]));
+        let _ = Reflect::set(&o, &"count".into(), &(pack.count as f64).into());
+        Ok(o.into())
+    }
+}
+
+async fn fetch_bundle(base: &str, progress: Option<&Function>) -> Result<BTreeMap<String, Vec<u8>>> {
+    let base = if base.ends_with('/') { base.to_string() } else { format!("{base}/") };
+    let manifest_bytes = fetch_bytes(&format!("{base}manifest.json")).await?;
+    let manifest = Manifest::parse(&manifest_bytes)?;
+    let mut names: Vec<String> = manifest.segments.iter().map(|s| s.file.clone()).collect();
+    names.extend(manifest.exits.iter().map(|e| e.file.clone()));
+    names.extend([&manifest.test_pack, &manifest.calibration_pack, &manifest.reference].into_iter().flatten().map(|r| r.file.clone()));
+    let mut files = BTreeMap::from([("manifest.json".to_string(), manifest_bytes)]);
+    let total = names.len() + 1;
+    let mut bytes = 0usize;
+    for (i, name) in names.into_iter().enumerate() {
+        let b = fetch_bytes(&format!("{base}{name}")).await?;
+        bytes += b.len();
+        if let Some(f) = progress {
+            let p = Object::new();
+            let _ = Reflect::set(&p, &"file".into(), &name.as_str().into());
+            let _ = Reflect::set(&p, &"filesLoaded".into(), &((i + 2) as f64).into());
+            let _ = Reflect::set(&p, &"filesTotal".into(), &(total as f64).into());
+            let _ = Reflect::set(&p, &"bytesLoaded".into(), &(bytes as f64).into());
+            let _ = f.call1(&JsValue::NULL, &p);
+        }
+        files.insert(name, b);
+    }
+    Ok(files)
+}
+
+/// A labelled set traced once: accuracy, cost and exit histogram for any thresholds.
+#[wasm_bindgen]
+pub struct Evaluation {
+    inner: Eval,
+    manifest: Manifest,
+}
+
+#[wasm_bindgen]
+impl Evaluation {
+    #[wasm_bindgen(getter)]
+    pub fn count(&self) -> usize {
+        self.inner.count()
+    }
+
+    /// Accuracy, mean MACs, fraction saved and exit histogram at these thresholds.
+    #[wasm_bindgen(unchecked_return_type = "Summary")]
+    pub fn summary(&self, #[wasm_bindgen(unchecked_param_type = "Thresholds")] thresholds: JsValue) -> JsResult<JsValue> {
+        let t = if let Some(a) = thresholds.dyn_ref::<Float32Array>() {
+            a.to_vec()
+        } else {
+            serde_wasm_bindgen::from_value::<Vec<f32>>(thresholds).map_err(|e| bad(ErrorCode::BadThreshold, format!("thresholds: {e}")))?
+        };
+        to_js(&self.inner.summary(&t, &self.manifest).map_err(js_error)?)
+    }
+
+    /// Accuracy of each exit on its own.
+    #[wasm_bindgen(js_name = exitAccuracies, unchecked_return_type = "number[]")]
+    pub fn exit_accuracies(&self) -> JsResult<JsValue> {
+        to_js(&self.inner.exit_accuracies())
+    }
+
+    /// The accuracy-vs-cost frontier over a threshold sweep.
+    #[wasm_bindgen(unchecked_return_type = "FrontierPoint[]")]
+    pub fn frontier(&self) -> JsResult<JsValue> {
+        to_js(&self.inner.frontier())
+    }
+
+    /// Thresholds minimising mean MACs with accuracy ≥ final accuracy − `maxDrop` points.
+    #[wasm_bindgen(unchecked_return_type = "number[]")]
+    pub fn calibrate(&self, #[wasm_bindgen(js_name = maxDrop)] max_drop: f64) -> JsResult<JsValue> {
+        to_js(&self.inner.calibrate(max_drop).map_err(js_error)?)
+    }
+}

@@ -1,0 +1,140 @@
+//! The JS-facing API in headless Chromium (`wasm-pack test --headless --chrome`): load from bytes,
+//! classify, trace/decide, evaluate, and the error paths.
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use exitwise::js::Model;
+use js_sys::{Array, Float32Array, Map, Object, Reflect, Uint8Array};
+use support::*;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn source(files: &Files) -> JsValue {
+    let m = Map::new();
+    for (k, v) in files {
+        m.set(&k.into(), &Uint8Array::from(&v[..]));
+    }
+    m.into()
+}
+
+fn get(v: &JsValue, k: &str) -> JsValue {
+    Reflect::get(v, &k.into()).unwrap()
+}
+
+fn code(e: JsValue) -> String {
+    assert!(e.is_instance_of::<js_sys::Error>(), "errors are JS Errors");
+    get(&e, "code").as_string().unwrap()
+}
+
+fn thresholds(t: &[f64]) -> JsValue {
+    t.iter().map(|&x| JsValue::from(x)).collect::<Array>().into()
+}
+
+async fn load(files: &Files) -> Model {
+    Model::load(source(files), JsValue::UNDEFINED).await.unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn loads_from_bytes_and_reports_info() {
+    let m = load(&chain(false, true)).await;
+    let info = m.info().unwrap();
+    assert_eq!(get(&info, "name").as_string().unwrap(), "chain");
+    let segs: Array = get(&info, "segments").unchecked_into();
+    assert_eq!(get(&segs.get(0), "macs").as_f64().unwrap() as u64, SEG_MACS[0]);
+    let full = SEG_MACS.iter().sum::<u64>() + EXIT_MACS[2];
+    assert_eq!(get(&info, "macsFull").as_f64().unwrap() as u64, full);
+    assert_eq!(m.backend(), "cpu");
+}
+
+#[wasm_bindgen_test]
+async fn classify_stops_early_and_matches_decide() {
+    let m = load(&chain(true, true)).await;
+    let x = Float32Array::from(&input(4)[..]);
+    let c = m.classify(x.clone().into(), thresholds(&[0.0, 0.0]), JsValue::UNDEFINED).unwrap();
+    assert_eq!(get(&c, "exit").as_f64(), Some(0.0));
+    assert_eq!(get(&c, "segmentsRun").as_f64(), Some(1.0));
+    assert!(get(&c, "flopsSaved").as_f64().unwrap() > 0.5);
+    assert_eq!(get(&c, "backend").as_string().unwrap(), "cpu");
+
+    let trace = m.trace(x.clone().into(), JsValue::UNDEFINED).unwrap();
+    for t in [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.3, 0.7], [0.95, 0.2]] {
+        let c = m.classify(x.clone().into(), thresholds(&t), JsValue::UNDEFINED).unwrap();
+        let d = m.decide(trace.clone(), thresholds(&t)).unwrap();
+        for k in ["exit", "class", "label", "confidence", "macsExecuted", "flopsSaved", "segmentsRun"] {
+            assert_eq!(get(&c, k), get(&d, k), "{k} at {t:?}");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn images_of_any_size_are_converted() {
+    let m = load(&chain(false, true)).await;
+    let img = Object::new();
+    let rgba: Vec<u8> = (0..(30 * 20 * 4)).map(|i| (i * 7 % 256) as u8).collect();
+    Reflect::set(&img, &"data".into(), &js_sys::Uint8ClampedArray::from(&rgba[..])).unwrap();
+    Reflect::set(&img, &"width".into(), &30.into()).unwrap();
+    Reflect::set(&img, &"height".into(), &20.into()).unwrap();
+    let x = m.image_to_input(img.clone().into(), JsValue::UNDEFINED).unwrap();
+    assert_eq!(x.length() as i64, SIDE * SIDE);
+    let c = m.classify(img.into(), JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap();
+    assert!(get(&c, "confidence").as_f64().unwrap() >= 0.0);
+}
+
+#[wasm_bindgen_test]
+async fn evaluate_gives_summary_frontier_and_calibration() {
+    let m = load(&chain(false, true)).await;
+    let n = 40;
+    let images: Vec<f32> = (0..n).flat_map(|i| input(100 + i)).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 3) as u8).collect();
+    let ev = m
+        .evaluate(Float32Array::from(&images[..]), Uint8Array::from(&labels[..]), JsValue::UNDEFINED)
+        .unwrap();
+    assert_eq!(ev.count(), n as usize);
+    let s = ev.summary(thresholds(&[0.0, 0.0])).unwrap();
+    let hist: Array = get(&s, "histogram").unchecked_into();
+    assert_eq!(hist.get(0).as_f64(), Some(n as f64), "threshold 0 sends everything out of exit 0");
+    let f: Array = ev.frontier().unwrap().unchecked_into();
+    assert!(f.length() >= 1);
+    let t: Array = ev.calibrate(1.0).unwrap().unchecked_into();
+    assert_eq!(t.length(), 2);
+    let s = ev.summary(t.into()).unwrap();
+    let (acc, fin) = (get(&s, "accuracy").as_f64().unwrap(), get(&s, "finalAccuracy").as_f64().unwrap());
+    assert!(acc >= fin - 0.01 - 1e-9);
+}
+
+#[wasm_bindgen_test]
+async fn errors_have_codes_and_the_model_keeps_working() {
+    let mut files = chain(false, true);
+    files.insert("seg1.onnx".into(), b"garbage".to_vec());
+    let e = Model::load(source(&files), JsValue::UNDEFINED).await.err().unwrap();
+    assert_eq!(code(e), "BUNDLE_HASH_MISMATCH");
+
+    let good = chain(false, true);
+    let mut m = manifest_of(&good);
+    m["exits"] = serde_json::json!([]);
+    let mut bad = good.clone();
+    bad.insert("manifest.json".into(), serde_json::to_vec(&m).unwrap());
+    assert_eq!(code(Model::load(source(&bad), JsValue::UNDEFINED).await.err().unwrap()), "BAD_MANIFEST");
+    assert_eq!(code(Model::load(JsValue::from(3), JsValue::UNDEFINED).await.err().unwrap()), "BAD_MANIFEST");
+    let e = Model::load("http://127.0.0.1:9/nowhere/".into(), JsValue::UNDEFINED).await.err().unwrap();
+    assert_eq!(code(e), "MISSING_FILE");
+
+    let model = load(&good).await;
+    let x: JsValue = Float32Array::from(&input(9)[..]).into();
+    let before = model.classify(x.clone(), thresholds(&[0.5, 0.5]), JsValue::UNDEFINED).unwrap();
+    let mut nan = input(9);
+    nan[0] = f32::NAN;
+    assert_eq!(code(model.classify(Float32Array::from(&nan[..]).into(), JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap_err()), "BAD_INPUT");
+    assert_eq!(code(model.classify(Float32Array::new_with_length(3).into(), JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap_err()), "BAD_INPUT");
+    assert_eq!(code(model.classify("an image".into(), JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap_err()), "BAD_INPUT");
+    assert_eq!(code(model.classify(x.clone(), thresholds(&[1.5, 0.5]), JsValue::UNDEFINED).unwrap_err()), "BAD_THRESHOLD");
+    assert_eq!(code(model.classify(x.clone(), thresholds(&[0.5]), JsValue::UNDEFINED).unwrap_err()), "BAD_THRESHOLD");
+    assert_eq!(code(model.classify(x.clone(), "0.5".into(), JsValue::UNDEFINED).unwrap_err()), "BAD_THRESHOLD");
+    assert_eq!(code(model.decide(JsValue::from("trace"), thresholds(&[0.5, 0.5])).unwrap_err()), "BAD_INPUT");
+    let after = model.classify(x, thresholds(&[0.5, 0.5]), JsValue::UNDEFINED).unwrap();
+    assert_eq!(get(&before, "class"), get(&after, "class"));
+    assert_eq!(get(&before, "exit"), get(&after, "exit"));
+}
