@@ -1,4 +1,5 @@
 //! The engine on real (generated) ONNX bundles: MAC counts, early stop, trace/decide, batches.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod support;
 
