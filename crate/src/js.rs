@@ -249,6 +249,7 @@ impl Model {
 
     /// Classifies one input, running segments in order and stopping at the first exit whose
     /// confidence reaches its threshold. Thresholds default to the manifest's.
+    #[wasm_bindgen(unchecked_return_type = "Classification")]
     pub fn classify(
         &self,
         #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
