@@ -296,6 +296,8 @@ fn rule_name(r: ExitRule) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // classify
 
+/// The library's [`Classification`] (keys in snake_case, like every CLI JSON), plus where the
+/// image came from.
 #[derive(Serialize)]
 pub struct Classified {
     pub model: String,
@@ -304,38 +306,42 @@ pub struct Classified {
     pub true_class: Option<usize>,
     pub true_label: Option<String>,
     pub thresholds: Vec<f32>,
-    /// Index of the exit that fired (the last is the final classifier).
-    pub exit: usize,
-    pub exit_name: String,
-    pub class: usize,
-    pub label: String,
-    pub confidence: f32,
-    pub probabilities: Vec<f32>,
-    /// Every exit evaluated, in order; the last one fired.
-    pub exits: Vec<RecordOut>,
-    pub segments_run: usize,
-    pub macs_executed: u64,
-    pub macs_full: u64,
-    pub flops_saved: f64,
-    pub elapsed_ms: f64,
-    pub backend: String,
+    #[serde(flatten)]
+    json: serde_json::Value,
+    #[serde(skip)]
+    result: Classification,
+    #[serde(skip)]
+    labels: Vec<String>,
 }
 
-#[derive(Serialize)]
-pub struct RecordOut {
-    pub exit: usize,
-    pub name: String,
-    pub confidence: f32,
-    pub threshold: Option<f32>,
-    pub class: usize,
-    pub label: String,
-    pub fired: bool,
+/// The library serialises camelCase for JavaScript; the CLI speaks snake_case.
+fn snake_keys(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let mut s = String::with_capacity(k.len() + 4);
+                    for ch in k.chars() {
+                        if ch.is_ascii_uppercase() {
+                            s.push('_');
+                            s.push(ch.to_ascii_lowercase());
+                        } else {
+                            s.push(ch);
+                        }
+                    }
+                    (s, snake_keys(v))
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(snake_keys).collect()),
+        other => other,
+    }
 }
 
 impl Classified {
     pub fn new(model: &CpuModel, source: &Source, thresholds: &[f32], c: Classification) -> Classified {
-        let labels = &model.manifest().labels;
-        let label = |k: usize| labels.get(k).cloned().unwrap_or_else(|| k.to_string());
+        let labels = model.manifest().labels.clone();
         let (image, true_class) = match source {
             Source::Pack { file, index, label } => (format!("pack:{index} ({file})"), Some(*label as usize)),
             Source::Png { path, width, height } => (format!("{path} ({width}×{height})"), None),
@@ -344,54 +350,34 @@ impl Classified {
             model: model.manifest().name.clone(),
             image,
             true_class,
-            true_label: true_class.map(label),
+            true_label: true_class.map(|k| labels.get(k).cloned().unwrap_or_else(|| k.to_string())),
             thresholds: thresholds.to_vec(),
-            exits: c
-                .exits
-                .iter()
-                .map(|r| RecordOut {
-                    exit: r.exit,
-                    name: r.name.clone(),
-                    confidence: r.confidence,
-                    threshold: r.threshold,
-                    class: r.class,
-                    label: label(r.class),
-                    fired: r.fired,
-                })
-                .collect(),
-            exit: c.exit,
-            exit_name: c.exit_name,
-            class: c.class,
-            label: c.label,
-            confidence: c.confidence,
-            probabilities: c.probabilities,
-            segments_run: c.segments_run,
-            macs_executed: c.macs_executed,
-            macs_full: c.macs_full,
-            flops_saved: c.flops_saved,
-            elapsed_ms: c.elapsed_ms,
-            backend: c.backend,
+            json: snake_keys(serde_json::to_value(&c).unwrap_or_default()),
+            result: c,
+            labels,
         }
     }
 
     pub fn text(&self, n_exits: usize) -> String {
+        let c = &self.result;
+        let label = |k: usize| self.labels.get(k).cloned().unwrap_or_else(|| k.to_string());
         let mut rows = vec![("model", self.model.clone()), ("image", self.image.clone())];
         if let (Some(k), Some(l)) = (self.true_class, &self.true_label) {
-            let verdict = if k == self.class { "right" } else { "wrong" };
+            let verdict = if k == c.class { "right" } else { "wrong" };
             rows.push(("true label", format!("{l} (class {k}) — {verdict}")));
         }
         rows.extend([
             ("thresholds", list(&self.thresholds)),
             ("result", format!(
                 "{} (class {}), confidence {:.4}, at {} (exit {} of {})",
-                self.label, self.class, self.confidence, self.exit_name, self.exit + 1, n_exits
+                c.label, c.class, c.confidence, c.exit_name, c.exit + 1, n_exits
             )),
             ("MACs", format!(
                 "{} executed of {} for the plain network — FLOPs saved {}",
-                group(self.macs_executed), group(self.macs_full), pct(self.flops_saved)
+                group(c.macs_executed), group(c.macs_full), pct(c.flops_saved)
             )),
-            ("segments run", self.segments_run.to_string()),
-            ("time", format!("{:.3} ms on {}", self.elapsed_ms, self.backend)),
+            ("segments run", c.segments_run.to_string()),
+            ("time", format!("{:.3} ms on {}", c.elapsed_ms, c.backend)),
         ]);
         let mut out = fields(&rows);
         let mut t = Table::new(&[
@@ -402,13 +388,13 @@ impl Classified {
             ("class", false),
             ("fired", false),
         ]);
-        for r in &self.exits {
+        for r in &c.exits {
             t.row(vec![
                 r.exit.to_string(),
                 r.name.clone(),
                 format!("{:.4}", r.confidence),
                 r.threshold.map_or_else(|| "-".into(), |t| format!("{t:.2}")),
-                format!("{} ({})", r.label, r.class),
+                format!("{} ({})", label(r.class), r.class),
                 if r.fired { "yes".into() } else { "no".into() },
             ]);
         }
