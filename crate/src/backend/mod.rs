@@ -5,6 +5,8 @@ use crate::bundle::Bundle;
 use crate::error::Result;
 
 pub mod tract;
+#[cfg(feature = "webgpu")]
+pub mod gpu;
 
 /// A dense f32 tensor in host memory, row-major.
 #[derive(Debug, Clone, PartialEq)]

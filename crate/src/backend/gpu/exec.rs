@@ -1,0 +1,198 @@
+//! Running a lowered [`Program`]: resolve shapes for the actual batch, allocate each output,
+//! fill each kernel's parameter block, and record every dispatch into one submission.
+
+use super::device::Gpu;
+use super::kernels::{Kernel, Kernels};
+use super::lower::{Op, Program, Window};
+use super::GpuTensor;
+use crate::error::{Error, ErrorCode, Result};
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::internal::DimLike;
+
+fn backend(msg: impl Into<String>) -> Error {
+    Error::new(ErrorCode::Backend, msg.into())
+}
+
+fn u(v: usize) -> Result<u32> {
+    u32::try_from(v).map_err(|_| backend(format!("{v} does not fit a 32-bit kernel index")))
+}
+
+/// Row-major strides of `shape`, 0 on unit axes (so that a broadcast axis re-reads one value).
+fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![0; shape.len()];
+    let mut acc = 1;
+    for i in (0..shape.len()).rev() {
+        s[i] = if shape[i] == 1 { 0 } else { acc };
+        acc *= shape[i];
+    }
+    s
+}
+
+fn window_params(w: &Window) -> [usize; 10] {
+    [
+        w.kernel[0], w.kernel[1], w.stride[0], w.stride[1], w.dilation[0], w.dilation[1],
+        w.pad_before[0], w.pad_before[1], w.pad_after[0], w.pad_after[1],
+    ]
+}
+
+/// One kernel launch: the kernel, its parameter block, and which of the step's inputs it reads.
+type Dispatch = (Kernel, Vec<usize>, Vec<usize>);
+
+/// The dispatches of `op`, for concrete shapes.
+fn dispatches(op: &Op, ins: &[&[usize]], out: &[usize]) -> Result<Vec<Dispatch>> {
+    let total: usize = out.iter().product();
+    let dims4 = |s: &[usize]| -> Result<[usize; 4]> {
+        s.try_into().map_err(|_| backend(format!("expected an NCHW tensor, got {s:?}")))
+    };
+    Ok(match op {
+        Op::View => vec![],
+        Op::Conv { window: w, group, fast } => {
+            let [_, cin, h, wd] = dims4(ins[0])?;
+            let [_, cout, oh, ow] = dims4(out)?;
+            if *fast {
+                vec![(Kernel::Conv1x1, vec![total, cin, h * wd, cout], vec![0, 1, 2])]
+            } else {
+                let g = window_params(w);
+                // Four output channels per thread when a group's channels divide by four.
+                let cb = if (cout / group.max(&1)) % 4 == 0 { 4 } else { 1 };
+                let p = vec![total / cb, cin, h, wd, cout, oh, ow, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], *group, cb];
+                vec![(Kernel::Conv, p, vec![0, 1, 2])]
+            }
+        }
+        Op::Gemm(g) => {
+            // A role's size is the product of its axes; its stride that of its innermost axis.
+            let size = |s: &[usize], p: &[usize]| p.iter().map(|&i| s[i]).product::<usize>();
+            let st = |s: &[usize], p: &[usize]| p.last().map_or(0, |&i| s[i + 1..].iter().product());
+            let (a, b) = (ins[0], ins[1]);
+            let (m, n, k) = (size(out, &g.y[1]), size(out, &g.y[2]), size(a, &g.a[2]));
+            let (sa, sb) = ([st(a, &g.a[0]), st(a, &g.a[1]), st(a, &g.a[2])], [st(b, &g.b[0]), st(b, &g.b[1]), st(b, &g.b[2])]);
+            let sy = [st(out, &g.y[0]), st(out, &g.y[1]), st(out, &g.y[2])];
+            // Threads walk n fastest; swapping the operands (Yᵀ = B·Aᵀ) puts the output's
+            // contiguous axis there, so neighbouring threads write neighbouring values.
+            if sy[1] < sy[2] {
+                vec![(Kernel::Gemm, [vec![total, n, m, k], sb.to_vec(), sa.to_vec(), vec![sy[0], sy[2], sy[1]]].concat(), vec![1, 0])]
+            } else {
+                vec![(Kernel::Gemm, [vec![total, m, n, k], sa.to_vec(), sb.to_vec(), sy.to_vec()].concat(), vec![0, 1])]
+            }
+        }
+        Op::Binary(code) => {
+            let rank = out.len();
+            if rank > 6 || ins.iter().any(|s| s.len() > rank) {
+                return Err(backend(format!("binary op on rank {rank}: at most 6")));
+            }
+            let aligned = |s: &[usize]| {
+                let mut st = vec![0; rank - s.len()];
+                st.extend(strides(s));
+                st.resize(6, 0);
+                st
+            };
+            let mut p = vec![total, rank, *code as usize];
+            p.extend(out.iter().copied().chain(std::iter::repeat(1)).take(6));
+            p.extend(aligned(ins[0]));
+            p.extend(aligned(ins[1]));
+            vec![(Kernel::Binary, p, vec![0, 1])]
+        }
+        Op::Unary(code) => vec![(Kernel::Unary, vec![total, *code as usize], vec![0])],
+        Op::Pool { window: w, mode } => {
+            let [_, _, h, wd] = dims4(ins[0])?;
+            let [_, _, oh, ow] = dims4(out)?;
+            let mut p = vec![total, h, wd, oh, ow];
+            p.extend(window_params(w));
+            p.push(*mode as usize);
+            vec![(Kernel::Pool, p, vec![0])]
+        }
+        Op::Reduce { first, end, op } => {
+            let s = ins[0];
+            let (r, inner): (usize, usize) = (s[*first..*end].iter().product(), s[*end..].iter().product());
+            vec![(Kernel::Reduce, vec![total, r, inner, *op as usize], vec![0])]
+        }
+        Op::Softmax { first, end } => {
+            let s = ins[0];
+            let (len, inner): (usize, usize) = (s[*first..*end].iter().product(), s[*end..].iter().product());
+            vec![(Kernel::Softmax, vec![total / len.max(1), len, inner], vec![0])]
+        }
+        Op::Concat { axis } => {
+            let inner: usize = out[axis + 1..].iter().product();
+            let mut offset = 0;
+            let mut v = vec![];
+            for (i, s) in ins.iter().enumerate() {
+                let len = s[*axis];
+                v.push((Kernel::Copy, vec![s.iter().product(), len, inner, len, 0, 1, out[*axis], offset], vec![i]));
+                offset += len;
+            }
+            v
+        }
+        Op::Downsample { axis, stride, modulo } => {
+            let inner: usize = out[axis + 1..].iter().product();
+            let len = out[*axis];
+            vec![(Kernel::Copy, vec![total, len, inner, ins[0][*axis], *modulo, *stride, len, 0], vec![0])]
+        }
+    })
+}
+
+/// Binds every symbol in the inputs' declared shapes (the batch `N`) to the given tensors' dims.
+fn bind(p: &Program, inputs: &[GpuTensor], file: &str) -> Result<SymbolValues> {
+    let mut values = SymbolValues::default();
+    for (i, (&v, t)) in p.inputs.iter().zip(inputs).enumerate() {
+        let want = &p.shapes[v];
+        let ok = want.len() == t.shape.len()
+            && want.iter().zip(&t.shape).all(|(d, &got)| match d {
+                TDim::Sym(s) => {
+                    values.set(s, got as i64);
+                    true
+                }
+                d => d.to_usize().is_ok_and(|d| d == got),
+            });
+        if !ok {
+            return Err(Error::new(ErrorCode::ShapeMismatch, format!("{file}: input {i} is {:?}, the graph takes {want:?}", t.shape)));
+        }
+    }
+    Ok(values)
+}
+
+/// Runs `p` on `inputs` (already on the device); the outputs stay on the device.
+pub fn run(gpu: &Gpu, kernels: &Kernels, p: &Program, consts: &[Option<wgpu::Buffer>], inputs: &[GpuTensor], file: &str) -> Result<Vec<GpuTensor>> {
+    if inputs.len() != p.inputs.len() {
+        return Err(backend(format!("{file}: {} inputs given, the graph takes {}", inputs.len(), p.inputs.len())));
+    }
+    let syms = bind(p, inputs, file)?;
+    let shapes: Vec<Vec<usize>> = p
+        .shapes
+        .iter()
+        .map(|s| s.iter().map(|d| d.eval(&syms).to_usize().ok()).collect::<Option<Vec<_>>>())
+        .collect::<Option<_>>()
+        .ok_or_else(|| backend(format!("{file}: shapes do not resolve for inputs {:?}", inputs.iter().map(|t| &t.shape).collect::<Vec<_>>())))?;
+    let mut live: Vec<Option<wgpu::Buffer>> = consts.to_vec();
+    for (&v, t) in p.inputs.iter().zip(inputs) {
+        live[v] = Some(t.buffer.clone());
+    }
+    let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(file) });
+    for step in &p.steps {
+        let ins: Vec<&[usize]> = step.inputs.iter().map(|&v| shapes[v].as_slice()).collect();
+        let out_shape = &shapes[step.output];
+        let buffer = match step.op {
+            Op::View => live[step.inputs[0]].clone().ok_or_else(|| backend(format!("{file}: a view of a missing value")))?,
+            _ => {
+                let buffer = gpu.storage(out_shape.iter().product::<usize>() * 4, file)?;
+                let in_bufs = step.inputs.iter().map(|&v| live[v].as_ref()).collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| backend(format!("{file}: an operand was never computed")))?;
+                for (kernel, params, reads) in dispatches(&step.op, &ins, out_shape)? {
+                    let params = params.into_iter().map(u).collect::<Result<Vec<u32>>>()?;
+                    let operands: Vec<&wgpu::Buffer> = reads.iter().map(|&i| in_bufs[i]).collect();
+                    kernels.dispatch(gpu, &mut encoder, kernel, &params, &operands, &buffer)?;
+                }
+                buffer
+            }
+        };
+        live[step.output] = Some(buffer);
+    }
+    gpu.queue.submit([encoder.finish()]);
+    gpu.check(file)?;
+    p.outputs
+        .iter()
+        .map(|&v| {
+            let buffer = live[v].clone().ok_or_else(|| backend(format!("{file}: an output was never computed")))?;
+            Ok(GpuTensor { buffer, shape: shapes[v].clone() })
+        })
+        .collect()
+}
