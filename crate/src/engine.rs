@@ -1,8 +1,12 @@
 //! The engine: runs a bundle segment by segment on a [`Backend`] and stops at the first exit that
 //! fires — later segments never run. `trace` runs everything once so that `decide` can answer for
 //! any thresholds without re-running the network.
+//!
+//! Running is async at heart (a browser GPU read-back completes only from the JS event loop):
+//! `classify_async`, `trace_async` and `trace_batch_async` hold the logic, and `classify`,
+//! `trace` and `trace_batch` drive them to completion (see [`crate::backend::wait`]).
 
-use crate::backend::{Backend, HostTensor};
+use crate::backend::{wait, Backend, HostTensor};
 use crate::bundle::Bundle;
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::input::normalize;
@@ -140,8 +144,15 @@ pub fn check_thresholds(m: &Manifest, thresholds: &[f32]) -> Result<()> {
 }
 
 impl<B: Backend> Model<B> {
+    /// Prepares `bundle` on backend `B` (synchronously; see [`Model::with_backend`] for a backend
+    /// prepared otherwise, e.g. asynchronously in the browser).
     pub fn new(bundle: Bundle) -> Result<Self> {
         let backend = B::prepare(&bundle)?;
+        Model::with_backend(bundle, backend)
+    }
+
+    /// A model of `bundle` on a backend already prepared for it.
+    pub fn with_backend(bundle: Bundle, backend: B) -> Result<Self> {
         let steps = bundle.manifest.steps();
         let mut last_use: HashMap<&str, usize> = HashMap::new();
         for (s, step) in steps.iter().enumerate() {
@@ -165,12 +176,28 @@ impl<B: Backend> Model<B> {
     /// Classifies one input (values in the manifest's range, shape C·H·W), stopping at the first
     /// exit whose confidence reaches its threshold.
     pub fn classify(&self, input: &[f32], thresholds: &[f32]) -> Result<Classification> {
+        wait::block_on(self.classify_async(input, thresholds))
+    }
+
+    /// Runs every segment and every exit once for one input.
+    pub fn trace(&self, input: &[f32]) -> Result<Trace> {
+        wait::block_on(self.trace_async(input))
+    }
+
+    /// Traces `n` inputs stored one after another; in one run per part when the bundle takes a
+    /// dynamic batch, else one by one.
+    pub fn trace_batch(&self, inputs: &[f32], n: usize) -> Result<Vec<Trace>> {
+        wait::block_on(self.trace_batch_async(inputs, n))
+    }
+
+    /// [`Model::classify`], awaiting the backend's read-backs.
+    pub async fn classify_async(&self, input: &[f32], thresholds: &[f32]) -> Result<Classification> {
         check_thresholds(self.manifest(), thresholds)?;
         let start = Instant::now();
         let x = normalize(&self.manifest().input, input, 1)?;
-        let (outputs, segments_run) = self.run(x, 1, |e, out| {
-            thresholds.get(e).is_none_or(|t| out[0].confidence >= *t)
-        })?;
+        let (outputs, segments_run) = self
+            .run(x, 1, |e, out| thresholds.get(e).is_none_or(|t| out[0].confidence >= *t))
+            .await?;
         let trace = Trace { exits: outputs.into_iter().map(|mut o| o.remove(0)).collect() };
         let mut c = self.decide_evaluated(&trace, thresholds)?;
         debug_assert_eq!(c.segments_run, segments_run);
@@ -178,23 +205,32 @@ impl<B: Backend> Model<B> {
         Ok(c)
     }
 
-    /// Runs every segment and every exit once for one input.
-    pub fn trace(&self, input: &[f32]) -> Result<Trace> {
-        Ok(self.trace_batch(input, 1)?.remove(0))
+    /// [`Model::trace`], awaiting the backend's read-backs.
+    pub async fn trace_async(&self, input: &[f32]) -> Result<Trace> {
+        let x = normalize(&self.manifest().input, input, 1)?;
+        Ok(self.traced(x, 1).await?.remove(0))
     }
 
-    /// Traces `n` inputs stored one after another; in one run per part when the bundle takes a
-    /// dynamic batch, else one by one.
-    pub fn trace_batch(&self, inputs: &[f32], n: usize) -> Result<Vec<Trace>> {
+    /// [`Model::trace_batch`], awaiting the backend's read-backs.
+    pub async fn trace_batch_async(&self, inputs: &[f32], n: usize) -> Result<Vec<Trace>> {
         let x = normalize(&self.manifest().input, inputs, n)?;
         if n == 1 || self.bundle.batchable() {
-            let (outputs, _) = self.run(x, n, |_, _| false)?;
-            return Ok((0..n)
-                .map(|i| Trace { exits: outputs.iter().map(|o| o[i].clone()).collect() })
-                .collect());
+            return self.traced(x, n).await;
         }
+        // `normalize` checked that `inputs` holds exactly n inputs of this length.
         let len = self.manifest().input.len();
-        (0..n).map(|i| self.trace(&inputs[i * len..(i + 1) * len])).collect()
+        let mut traces = Vec::with_capacity(n);
+        for i in 0..n {
+            let x = normalize(&self.manifest().input, &inputs[i * len..(i + 1) * len], 1)?;
+            traces.extend(self.traced(x, 1).await?);
+        }
+        Ok(traces)
+    }
+
+    /// Runs every part on the normalised batch `x` of `n` inputs; one trace per input.
+    async fn traced(&self, x: HostTensor, n: usize) -> Result<Vec<Trace>> {
+        let (outputs, _) = self.run(x, n, |_, _| false).await?;
+        Ok((0..n).map(|i| Trace { exits: outputs.iter().map(|o| o[i].clone()).collect() }).collect())
     }
 
     /// The result `classify` would give at these thresholds, from a trace, without running.
@@ -249,7 +285,7 @@ impl<B: Backend> Model<B> {
     /// Runs steps in order; after each exit head, `stop(e, outputs)` may end the run.
     /// Returns the outputs of every exit evaluated (per exit, one per batch item) and the
     /// number of segments run.
-    fn run(
+    async fn run(
         &self,
         x: HostTensor,
         n: usize,
@@ -281,7 +317,7 @@ impl<B: Backend> Model<B> {
                 acts.insert(name.as_str(), value);
             }
             if let Step::Exit(e) = step {
-                let out = self.exit_outputs(*e, &acts, n)?;
+                let out = self.exit_outputs(*e, &acts, n).await?;
                 let done = stop(*e, &out);
                 exit_outputs.push(out);
                 if done {
@@ -295,19 +331,14 @@ impl<B: Backend> Model<B> {
         Ok((exit_outputs, segments_run))
     }
 
-    fn exit_outputs(&self, e: usize, acts: &HashMap<&str, B::Activation>, n: usize) -> Result<Vec<ExitOutput>> {
+    async fn exit_outputs(&self, e: usize, acts: &HashMap<&str, B::Activation>, n: usize) -> Result<Vec<ExitOutput>> {
         let x = &self.manifest().exits[e];
         let c = self.manifest().classes();
-        let fetch = |name: &str, width: usize| -> Result<Vec<f32>> {
-            let a = acts.get(name).ok_or_else(|| Error::new(ErrorCode::Backend, format!("{name} missing")))?;
-            let t = self.backend.download(a)?;
-            if t.data.len() != n * width {
-                return err(ErrorCode::Backend, format!("{}: {name} has {} values, expected {}", x.file, t.data.len(), n * width));
-            }
-            Ok(t.data)
+        let logits = self.fetch(e, acts, &x.logits, n * c).await?;
+        let learned = match x.confidence.as_deref() {
+            Some(name) => Some(self.fetch(e, acts, name, n).await?),
+            None => None,
         };
-        let logits = fetch(&x.logits, c)?;
-        let learned = x.confidence.as_deref().map(|name| fetch(name, 1)).transpose()?;
         Ok((0..n)
             .map(|i| {
                 let probabilities = softmax(&logits[i * c..(i + 1) * c]);
@@ -315,6 +346,17 @@ impl<B: Backend> Model<B> {
                 ExitOutput { class: argmax(&probabilities), confidence: conf, probabilities }
             })
             .collect())
+    }
+
+    /// Reads back activation `name` of exit `e`, which must hold `len` values.
+    async fn fetch(&self, e: usize, acts: &HashMap<&str, B::Activation>, name: &str, len: usize) -> Result<Vec<f32>> {
+        let a = acts.get(name).ok_or_else(|| Error::new(ErrorCode::Backend, format!("{name} missing")))?;
+        let t = self.backend.download(a).await?;
+        if t.data.len() != len {
+            let file = &self.manifest().exits[e].file;
+            return err(ErrorCode::Backend, format!("{file}: {name} has {} values, expected {len}", t.data.len()));
+        }
+        Ok(t.data)
     }
 }
 

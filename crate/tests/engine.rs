@@ -27,8 +27,8 @@ impl Backend for Counting {
     fn upload(&self, t: HostTensor) -> Result<Self::Activation> {
         self.inner.upload(t)
     }
-    fn download(&self, a: &Self::Activation) -> Result<HostTensor> {
-        self.inner.download(a)
+    async fn download(&self, a: &Self::Activation) -> Result<HostTensor> {
+        self.inner.download(a).await
     }
     fn run_segment(&self, k: usize, inputs: &[Self::Activation]) -> Result<Vec<Self::Activation>> {
         self.segments.set(self.segments.get() + 1);

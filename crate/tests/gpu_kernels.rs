@@ -55,7 +55,7 @@ fn check(name: &str, step: &str, g: Graph, inputs: &[Vec<Option<i64>>], batch: u
     let outs = gpu.run_segment(0, &acts).unwrap();
     let mut worst = 0f32;
     for (o, c) in outs.iter().zip(&cpu) {
-        let got = gpu.download(o).unwrap();
+        let got = pollster::block_on(gpu.download(o)).unwrap();
         assert_eq!(got.shape, c.shape(), "{name}: output shape");
         let want: Vec<f32> = c.to_plain_array_view::<f32>().unwrap().iter().copied().collect();
         worst = worst.max(rel_err(&got.data, &want));
@@ -86,6 +86,7 @@ fn conv_graph(rng: &mut Lcg, cin: i64, cout: i64, hw: [i64; 2], k: [i64; 2], str
 fn convolutions() {
     let mut rng = Lcg(11);
     // (name, cin, cout, hw, kernel, stride, pads t/l/b/r, group, dilation, bias)
+    #[allow(clippy::type_complexity)] // one inline table of cases reads best
     let cases: [(&str, i64, i64, [i64; 2], [i64; 2], i64, [i64; 4], i64, i64, bool); 10] = [
         // Cout/G a multiple of 4 runs conv.wgsl with 4 channels per thread, else 1.
         ("conv 3x3 padded (4 ch/thread)", 3, 8, [9, 7], [3, 3], 1, [1, 1, 1, 1], 1, 1, true),
@@ -176,14 +177,14 @@ fn relu_clip_sigmoid() {
     let x = g.input("x", &dims);
     g.node("Relu", &[&x], vec![], Some("y"));
     g.output("y");
-    check("relu", "Binary(4)", g, &[dims.clone()], 3, 500);
+    check("relu", "Binary(4)", g, std::slice::from_ref(&dims), 3, 500);
     let mut g = Graph::default();
     let x = g.input("x", &dims);
     let lo = g.init(&[], vec![-0.25]);
     let hi = g.init(&[], vec![0.5]);
     g.node("Clip", &[&x, &lo, &hi], vec![], Some("y"));
     g.output("y");
-    check("clip", "Binary(5)", g, &[dims.clone()], 3, 501);
+    check("clip", "Binary(5)", g, std::slice::from_ref(&dims), 3, 501);
     let mut g = Graph::default();
     let x = g.input("x", &dims);
     g.node("Sigmoid", &[&x], vec![], Some("y"));
@@ -209,13 +210,13 @@ fn pooling() {
         }
         g.node(op, &[&x], attrs, Some("y"));
         g.output("y");
-        check(name, "Pool", g, &[dims.clone()], 2, 600);
+        check(name, "Pool", g, std::slice::from_ref(&dims), 2, 600);
     }
     let mut g = Graph::default();
     let x = g.input("x", &dims);
     g.node("GlobalAveragePool", &[&x], vec![], Some("y"));
     g.output("y");
-    check("global average pool", "Reduce", g, &[dims.clone()], 4, 601);
+    check("global average pool", "Reduce", g, std::slice::from_ref(&dims), 4, 601);
     let mut g = Graph::default();
     let x = g.input("x", &dims);
     g.node("GlobalMaxPool", &[&x], vec![], Some("y"));
@@ -258,7 +259,7 @@ fn reductions() {
         }
         g.node(op, &[&x], attrs, Some("y"));
         g.output("y");
-        check(&format!("{op} {axes:?} keepdims={keep}"), "Reduce", g, &[dims.clone()], 3, 800);
+        check(&format!("{op} {axes:?} keepdims={keep}"), "Reduce", g, std::slice::from_ref(&dims), 3, 800);
     }
 }
 

@@ -5,6 +5,7 @@ use crate::bundle::Bundle;
 use crate::error::Result;
 
 pub mod tract;
+pub mod wait;
 #[cfg(feature = "webgpu")]
 pub mod gpu;
 
@@ -18,16 +19,22 @@ pub struct HostTensor {
 /// A compute backend prepared for one bundle.
 ///
 /// Activations are the backend's own type so that a GPU backend can keep them on the device
-/// across segments; only exit outputs are brought back with [`Backend::download`].
+/// across segments; only exit outputs are brought back with [`Backend::download`], which is
+/// async because a browser GPU read-back completes only from the JS event loop.
+// The trait is only used through generics, and its futures need not be `Send` (wasm32 GPU
+// handles are not), so the lint's advice to spell out a `Send` bound does not apply.
+#[allow(async_fn_in_trait)]
 pub trait Backend: Sized {
     type Activation: Clone;
 
     /// Short name reported in every result, e.g. `"cpu"`.
     fn name(&self) -> &'static str;
-    /// Prepares every part of the bundle (plans optimised once, weights uploaded once).
+    /// Prepares every part of the bundle (plans optimised once, weights uploaded once). A
+    /// backend that can only be prepared asynchronously in the browser offers its own async
+    /// constructor; build the model with [`crate::Model::with_backend`] then.
     fn prepare(bundle: &Bundle) -> Result<Self>;
     fn upload(&self, tensor: HostTensor) -> Result<Self::Activation>;
-    fn download(&self, activation: &Self::Activation) -> Result<HostTensor>;
+    async fn download(&self, activation: &Self::Activation) -> Result<HostTensor>;
     /// Runs segment `k`; inputs and outputs in the order the manifest names them.
     fn run_segment(&self, k: usize, inputs: &[Self::Activation]) -> Result<Vec<Self::Activation>>;
     /// Runs exit head `e`.

@@ -55,7 +55,7 @@ impl Backend for TractCpu {
             .map_err(|e| Error::new(ErrorCode::BadInput, format!("cannot build a {:?} tensor: {e}", t.shape)))
     }
 
-    fn download(&self, a: &TValue) -> Result<HostTensor> {
+    async fn download(&self, a: &TValue) -> Result<HostTensor> {
         let view = a
             .to_plain_array_view::<f32>()
             .map_err(|e| Error::new(ErrorCode::Backend, format!("output is not f32: {e}")))?;

@@ -1,25 +1,54 @@
-//! Adapter and device acquisition, and the one place GPU errors become typed [`Error`]s.
+//! Adapter and device acquisition, device health (errors, loss), and the one place GPU errors
+//! become typed [`Error`]s.
 
 use crate::error::{Error, ErrorCode, Result};
 use std::sync::{Arc, Mutex};
 
-/// The device, its queue, and the first error wgpu reported outside an error scope.
+/// What wgpu reported outside error scopes.
+#[derive(Default)]
+struct Health {
+    /// The first uncaptured error since the last [`Gpu::check`].
+    error: Option<String>,
+    /// Set once the device is lost (or hit an out-of-memory or internal error, after which its
+    /// results cannot be trusted); never cleared.
+    lost: Option<String>,
+}
+
+/// The device, its queue, and its health.
 pub struct Gpu {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub adapter_name: String,
-    /// wgpu's default handler panics on an uncaptured error; ours records it for the next check.
-    lost: Arc<Mutex<Option<String>>>,
+    /// wgpu's default handlers panic or log; ours record here for the next check.
+    health: Arc<Mutex<Health>>,
 }
 
 fn backend_err(msg: impl Into<String>) -> Error {
     Error::new(ErrorCode::Backend, msg)
 }
 
+/// wgpu panics in `Instance::new` when the page's global has no `navigator.gpu` it can reach
+/// (not a window or dedicated worker, e.g. Node); look first.
+#[cfg(target_arch = "wasm32")]
+fn browser_has_webgpu() -> bool {
+    use js_sys::Reflect;
+    let global = js_sys::global();
+    let defined = |o: &wasm_bindgen::JsValue, k: &str| Reflect::get(o, &k.into()).ok().filter(|v| !v.is_undefined() && !v.is_null());
+    let scope = defined(&global, "Window").is_some() || defined(&global, "WorkerGlobalScope").is_some();
+    scope && defined(&global, "navigator").and_then(|n| defined(&n, "gpu")).is_some()
+}
+
 impl Gpu {
-    /// Requests an adapter (any backend wgpu was built with: Vulkan natively) and a device with
+    /// Requests an adapter (Vulkan natively, the browser's WebGPU on wasm32) and a device with
     /// the adapter's own limits, so that large batches fit in one storage binding.
     pub async fn new() -> Result<Gpu> {
+        if wgpu::Instance::enabled_backend_features().is_empty() {
+            return Err(backend_err("this build has no wgpu backend for this platform"));
+        }
+        #[cfg(target_arch = "wasm32")]
+        if !browser_has_webgpu() {
+            return Err(backend_err("no WebGPU here: navigator.gpu is missing (needs a window or a dedicated worker)"));
+        }
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapter = instance
             .request_adapter(&wgpu::RequestAdapterOptions::default())
@@ -34,20 +63,49 @@ impl Gpu {
             })
             .await
             .map_err(|e| backend_err(format!("{adapter_name}: cannot open a device: {e}")))?;
-        let lost = Arc::new(Mutex::new(None));
-        let sink = lost.clone();
+        let health = Arc::new(Mutex::new(Health::default()));
+        let sink = health.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            if let Ok(mut slot) = sink.lock() {
-                slot.get_or_insert_with(|| e.to_string());
+            let fatal = matches!(e, wgpu::Error::OutOfMemory { .. } | wgpu::Error::Internal { .. });
+            if let Ok(mut h) = sink.lock() {
+                let text = e.to_string();
+                if fatal {
+                    h.lost.get_or_insert_with(|| text.clone());
+                }
+                h.error.get_or_insert(text);
             }
         }));
-        Ok(Gpu { device, queue, adapter_name, lost })
+        let sink = health.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut h) = sink.lock() {
+                h.lost.get_or_insert_with(|| format!("device lost ({reason:?}): {message}"));
+            }
+        });
+        Ok(Gpu { device, queue, adapter_name, health })
     }
 
-    /// Fails with the first uncaptured GPU error since the last check, if any.
+    /// True once the device is lost or hit an out-of-memory or internal error: every later call
+    /// fails, so a caller should move to another backend.
+    pub fn is_lost(&self) -> bool {
+        self.health.lock().map_or(true, |h| h.lost.is_some())
+    }
+
+    /// Marks the device lost (the reason is reported by every later check).
+    pub fn mark_lost(&self, reason: &str) {
+        if let Ok(mut h) = self.health.lock() {
+            h.lost.get_or_insert_with(|| reason.to_string());
+        }
+    }
+
+    /// Fails if the device is lost, or with the first uncaptured GPU error since the last check.
     pub fn check(&self, what: &str) -> Result<()> {
-        let taken = self.lost.lock().ok().and_then(|mut slot| slot.take());
-        match taken {
+        let Ok(mut h) = self.health.lock() else {
+            return Err(backend_err(format!("{what}: the GPU error record is poisoned")));
+        };
+        if let Some(lost) = &h.lost {
+            return Err(backend_err(format!("{what}: the GPU is unusable: {lost}")));
+        }
+        match h.error.take() {
             Some(e) => Err(backend_err(format!("{what}: {e}"))),
             None => Ok(()),
         }

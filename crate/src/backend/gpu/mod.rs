@@ -2,11 +2,14 @@
 //! browser's WebGPU on wasm32). Weights are uploaded once at prepare; activations stay on the
 //! device across segments and only `download` reads back.
 //!
-//! Stages, one module each: `device` (adapter and device), `lower` (tract graph → kernel steps),
-//! with `einsum` (products as gemm), `kernels` (WGSL sources and pipelines), `exec` (one part's
-//! run).
+//! Stages, one module each: `device` (adapter, device, health), `lower` (tract graph → kernel
+//! steps), with `einsum` (products as gemm), `kernels` (WGSL sources and pipelines), `exec` (one
+//! part's run), `readback` (with `oneshot`: awaiting a buffer map).
+//!
+//! In the browser the adapter, the device and every read-back complete only from the JS event
+//! loop: use [`WebGpu::prepare_async`] and the engine's `*_async` calls there.
 
-use super::{Backend, HostTensor};
+use super::{wait, Backend, HostTensor};
 use crate::bundle::{Bundle, Part};
 use crate::error::{Error, ErrorCode, Result};
 use tract_onnx::prelude::TypedModel;
@@ -16,6 +19,8 @@ pub mod einsum;
 pub mod exec;
 pub mod kernels;
 pub mod lower;
+pub mod oneshot;
+pub mod readback;
 
 use device::Gpu;
 use kernels::Kernels;
@@ -64,16 +69,48 @@ impl WebGpu {
         &self.gpu.adapter_name
     }
 
+    /// Prepares every part of `bundle`: the asynchronous form of [`Backend::prepare`], the only
+    /// one that works in the browser. Lowering comes first, so that an unsupported operator
+    /// fails with [`ErrorCode::UnsupportedOp`] before any adapter is requested.
+    pub async fn prepare_async(bundle: &Bundle) -> Result<WebGpu> {
+        let (segments, exits) = (lower_all(&bundle.segments)?, lower_all(&bundle.exits)?);
+        WebGpu::build(segments, exits).await
+    }
+
+    /// True once the device is lost (or hit an out-of-memory or internal error): every later
+    /// call fails with [`ErrorCode::Backend`], so the caller should move to the CPU.
+    pub fn is_lost(&self) -> bool {
+        self.gpu.is_lost()
+    }
+
+    /// Destroys the device now, freeing its memory without waiting for the drop; every later
+    /// call fails and [`WebGpu::is_lost`] is true.
+    pub fn destroy(&self) {
+        self.gpu.mark_lost("the device was destroyed");
+        self.gpu.device.destroy();
+    }
+
+    /// Waits until the device has finished all submitted work (natively; for benchmarks, since
+    /// `run_segment` only submits).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn finish(&self) -> Result<()> {
+        self.gpu
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::new(ErrorCode::Backend, format!("waiting for the GPU: {e}")))?;
+        self.gpu.check("waiting for the GPU")
+    }
+
     /// A backend whose segments are the given graphs (file name, decluttered graph) and which
     /// has no exits: runs single graphs, for kernel tests.
     pub fn from_graphs(graphs: &[(String, TypedModel)]) -> Result<WebGpu> {
         let lowered = graphs.iter().map(|(f, g)| Ok((f.clone(), lower::lower(g, f)?))).collect::<Result<_>>()?;
-        WebGpu::build(lowered, vec![])
+        wait::block_on(WebGpu::build(lowered, vec![]))
     }
 
-    fn build(segments: Vec<(String, Program)>, exits: Vec<(String, Program)>) -> Result<WebGpu> {
-        let gpu = pollster::block_on(Gpu::new())?;
-        let kernels = pollster::block_on(Kernels::new(&gpu))?;
+    async fn build(segments: Vec<(String, Program)>, exits: Vec<(String, Program)>) -> Result<WebGpu> {
+        let gpu = Gpu::new().await?;
+        let kernels = Kernels::new(&gpu).await?;
         let up = |v: Vec<(String, Program)>| v.into_iter().map(|(f, p)| plan(&gpu, &f, p)).collect::<Result<Vec<_>>>();
         let (segments, exits) = (up(segments)?, up(exits)?);
         gpu.check("uploading the weights")?;
@@ -82,6 +119,8 @@ impl WebGpu {
 
     fn run(&self, plans: &[Plan], k: usize, inputs: &[GpuTensor]) -> Result<Vec<GpuTensor>> {
         let p = plans.get(k).ok_or_else(|| Error::new(ErrorCode::Backend, format!("no part {k}")))?;
+        // Also surfaces an upload's error, and spares a lost device any further work.
+        self.gpu.check(&p.file)?;
         exec::run(&self.gpu, &self.kernels, &p.program, &p.consts, inputs, &p.file)
     }
 }
@@ -93,47 +132,25 @@ impl Backend for WebGpu {
         "webgpu"
     }
 
+    /// Natively blocks on [`WebGpu::prepare_async`]; in the browser it fails (nothing may
+    /// block there): use `prepare_async`.
     fn prepare(bundle: &Bundle) -> Result<Self> {
-        WebGpu::build(lower_all(&bundle.segments)?, lower_all(&bundle.exits)?)
+        wait::block_on(WebGpu::prepare_async(bundle))
     }
 
     fn upload(&self, t: HostTensor) -> Result<GpuTensor> {
         if t.shape.iter().product::<usize>() != t.data.len() {
             return Err(Error::new(ErrorCode::BadInput, format!("{} values for shape {:?}", t.data.len(), t.shape)));
         }
+        self.gpu.check("uploading the input")?;
         let bytes: Vec<u8> = t.data.iter().flat_map(|x| x.to_le_bytes()).collect();
         let buffer = self.gpu.storage(bytes.len(), "input")?;
         self.gpu.queue.write_buffer(&buffer, 0, &bytes);
         Ok(GpuTensor { buffer, shape: t.shape })
     }
 
-    /// Copies to a mappable buffer and blocks on the map (natively, `device.poll`).
-    fn download(&self, a: &GpuTensor) -> Result<HostTensor> {
-        let len: usize = a.shape.iter().product();
-        let size = (len as u64 * 4).max(4);
-        let staging = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
-        encoder.copy_buffer_to_buffer(&a.buffer, 0, &staging, 0, size);
-        self.gpu.queue.submit([encoder.finish()]);
-        let (tx, rx) = std::sync::mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |r| {
-            let _ = tx.send(r);
-        });
-        let fail = |e: String| Error::new(ErrorCode::Backend, format!("reading back: {e}"));
-        self.gpu.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| fail(e.to_string()))?;
-        rx.recv().map_err(|e| fail(e.to_string()))?.map_err(|e| fail(e.to_string()))?;
-        let data = {
-            let view = staging.get_mapped_range(..).map_err(|e| fail(e.to_string()))?;
-            view.chunks_exact(4).take(len).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-        };
-        staging.unmap();
-        self.gpu.check("reading back")?;
-        Ok(HostTensor { shape: a.shape.clone(), data })
+    async fn download(&self, a: &GpuTensor) -> Result<HostTensor> {
+        readback::read(&self.gpu, a).await
     }
 
     fn run_segment(&self, k: usize, inputs: &[GpuTensor]) -> Result<Vec<GpuTensor>> {
