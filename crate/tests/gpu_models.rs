@@ -1,7 +1,8 @@
 //! Every bundle in `models/` (discovered, not listed) and the chain fixtures on the WebGPU
 //! backend against the tract CPU backend: the same prediction at every exit, the same exit
 //! decision at the default thresholds, and exit outputs (probabilities, learned confidences)
-//! within 1e-4. Fails (never skips) when no adapter is found.
+//! within 1e-4; both through the sync API and through the async one the browser uses (driven
+//! here by pollster). Fails (never skips) when no adapter is found.
 #![cfg(all(feature = "webgpu", not(target_arch = "wasm32")))]
 
 mod support;
@@ -9,7 +10,7 @@ mod support;
 use exitwise::backend::gpu::WebGpu;
 use exitwise::input::from_u8;
 use exitwise::pack::Pack;
-use exitwise::{Bundle, CpuModel, ErrorCode, Model, Trace};
+use exitwise::{Bundle, Classification, CpuModel, ErrorCode, Model, Trace};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -46,33 +47,55 @@ fn compare(name: &str, cpu: &CpuModel, gpu: &GpuModel, a: &[Trace], b: &[Trace])
     (worst, same, all)
 }
 
-/// Batched traces, then `classify` (batch 1, stopping early) on a few images.
-fn check(name: &str, bundle: Bundle, images: &[f32], n: usize) {
+/// How the GPU model is built: `new` (sync) or `prepare_async` + `with_backend` (the browser's
+/// way).
+fn gpu_model(bundle: Bundle, asynchronous: bool) -> GpuModel {
+    let hint = "WebGPU backend (is a Vulkan driver such as mesa-vulkan-drivers installed?)";
+    if asynchronous {
+        let backend = pollster::block_on(WebGpu::prepare_async(&bundle)).expect(hint);
+        GpuModel::with_backend(bundle, backend).unwrap()
+    } else {
+        GpuModel::new(bundle).expect(hint)
+    }
+}
+
+/// Batched traces, then `classify` (batch 1, stopping early) on a few images, sync and async.
+fn check(name: &str, bundle: Bundle, images: &[f32], n: usize, asynchronous: bool) {
     let cpu = CpuModel::new(bundle.clone()).unwrap();
     let t0 = Instant::now();
-    let gpu = GpuModel::new(bundle).expect("WebGPU backend (is a Vulkan driver such as mesa-vulkan-drivers installed?)");
+    let gpu = gpu_model(bundle, asynchronous);
     let prepare = t0.elapsed();
     let t1 = Instant::now();
     let a = cpu.trace_batch(images, n).unwrap();
     let cpu_time = t1.elapsed();
     let t2 = Instant::now();
-    let b = gpu.trace_batch(images, n).unwrap();
+    let b = if asynchronous { pollster::block_on(gpu.trace_batch_async(images, n)) } else { gpu.trace_batch(images, n) }.unwrap();
     let gpu_time = t2.elapsed();
     assert_eq!(b.len(), n);
     let (worst, same, all) = compare(name, &cpu, &gpu, &a, &b);
     let defaults = cpu.manifest().default_thresholds();
     let len = images.len() / n;
+    let key = |c: &Classification| (c.exit, c.class, c.segments_run, c.macs_executed);
     for i in 0..n.min(8) {
         let x = &images[i * len..(i + 1) * len];
-        let (c, g) = (cpu.classify(x, &defaults).unwrap(), gpu.classify(x, &defaults).unwrap());
-        assert_eq!((c.exit, c.class, c.segments_run, c.macs_executed), (g.exit, g.class, g.segments_run, g.macs_executed), "{name}: classify image {i}");
+        let c = cpu.classify(x, &defaults).unwrap();
+        let g = gpu.classify(x, &defaults).unwrap();
+        assert_eq!(key(&c), key(&g), "{name}: classify image {i}");
         assert_eq!(g.backend, "webgpu");
+        if i < 4 {
+            let g = pollster::block_on(gpu.classify_async(x, &defaults)).unwrap();
+            assert_eq!(key(&c), key(&g), "{name}: classify_async image {i}");
+            let t = pollster::block_on(gpu.trace_async(x)).unwrap();
+            compare(name, &cpu, &gpu, &a[i..=i], &[t]);
+        }
     }
+    assert!(!gpu.backend.is_lost(), "{name}: the device reports itself lost");
     println!(
         "{name}: {n} images on {}: max |Δ| {worst:.2e}, predictions {same}/{all} ({:.1} %), \
-         prepare {prepare:.2?}, trace cpu {cpu_time:.2?} gpu {gpu_time:.2?}",
+         prepare{} {prepare:.2?}, trace cpu {cpu_time:.2?} gpu {gpu_time:.2?}",
         gpu.backend.adapter_name(),
-        100.0 * same as f64 / all as f64
+        100.0 * same as f64 / all as f64,
+        if asynchronous { " (async)" } else { "" },
     );
 }
 
@@ -87,7 +110,7 @@ fn every_trained_bundle_matches_the_cpu_backend() {
         let pack_ref = m.test_pack.as_ref().unwrap_or_else(|| panic!("{name}: no test pack"));
         let pack = Pack::parse(&pack_ref.file, &bundle.data[&pack_ref.file]).unwrap();
         let images = from_u8(&m.input, &pack.pixels);
-        check(&name, bundle, &images, pack.count);
+        check(&name, bundle, &images, pack.count, false);
     }
 }
 
@@ -97,7 +120,8 @@ fn chain_fixtures_match_the_cpu_backend() {
         let bundle = Bundle::from_files(&support::chain(assist, dynamic)).unwrap();
         let n = 16;
         let images: Vec<f32> = (0..n as u64).flat_map(support::input).collect();
-        check(&format!("chain assist={assist} dynamic={dynamic}"), bundle, &images, n);
+        // The async constructor and calls here; the trained bundles take the sync ones.
+        check(&format!("chain assist={assist} dynamic={dynamic}"), bundle, &images, n, true);
     }
 }
 
@@ -120,4 +144,22 @@ fn unsupported_op_in_a_bundle_fails_prepare() {
     let e = GpuModel::new(bundle).err().expect("Erf must not lower");
     assert_eq!(e.code, ErrorCode::UnsupportedOp, "{e}");
     assert!(e.message.contains("Erf") && e.message.contains("seg0.onnx"), "{e}");
+}
+
+/// A destroyed device (what a lost one looks like to the engine) reports itself lost, and every
+/// later call fails with BACKEND instead of panicking or hanging, so a caller can fall back.
+#[test]
+fn a_lost_device_fails_typed() {
+    let bundle = Bundle::from_files(&support::chain(false, true)).unwrap();
+    let gpu = gpu_model(bundle, false);
+    let defaults = gpu.manifest().default_thresholds();
+    let x = support::input(1);
+    assert!(gpu.classify(&x, &defaults).is_ok());
+    assert!(!gpu.backend.is_lost());
+    gpu.backend.destroy();
+    assert!(gpu.backend.is_lost());
+    let e = gpu.classify(&x, &defaults).expect_err("classify on a destroyed device");
+    assert_eq!(e.code, ErrorCode::Backend, "{e}");
+    let e = pollster::block_on(gpu.trace_async(&x)).expect_err("trace_async on a destroyed device");
+    assert_eq!(e.code, ErrorCode::Backend, "{e}");
 }
