@@ -24,6 +24,8 @@ pub mod rules;
 pub mod js;
 
 pub use backend::tract::TractCpu;
+#[cfg(feature = "webgpu")]
+pub use backend::gpu::WebGpu;
 pub use bundle::Bundle;
 pub use engine::{Classification, Costs, ExitOutput, ExitRecord, Model, Trace};
 pub use error::{Error, ErrorCode, Result};
@@ -32,3 +34,8 @@ pub use manifest::{ExitRule, Manifest};
 
 /// A model on the tract CPU backend.
 pub type CpuModel = Model<TractCpu>;
+
+/// A model on the WebGPU backend (in the browser, build it with [`WebGpu::prepare_async`] and
+/// [`Model::with_backend`], and run it with the `*_async` calls).
+#[cfg(feature = "webgpu")]
+pub type GpuModel = Model<WebGpu>;
