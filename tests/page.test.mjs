@@ -143,7 +143,7 @@ const DECIDE = `
   const { index, thresholds } = arg;
   const set = model.testPack();
   const len = set.images.length / set.count;
-  const trace = model.trace(set.images.slice(index * len, (index + 1) * len));
+  const trace = await model.trace(set.images.slice(index * len, (index + 1) * len));
   const d = model.decide(trace, thresholds);
   return { exit: d.exit, flopsSaved: d.flopsSaved, macsExecuted: d.macsExecuted, label: d.label, confidences: trace.exits.map((e) => e.confidence) };
 `;
@@ -203,7 +203,7 @@ test("moving a slider changes the fired exit and FLOPs exactly as decide() says"
     const len = set.images.length / set.count;
     let best = 0, bestDist = 2;
     for (let i = 0; i < Math.min(48, set.count); i++) {
-      const c = model.trace(set.images.slice(i * len, (i + 1) * len)).exits[0].confidence;
+      const c = (await model.trace(set.images.slice(i * len, (i + 1) * len))).exits[0].confidence;
       const dist = Math.abs(c - 0.6);
       if (dist < bestDist) { best = i; bestDist = dist; }
     }
@@ -298,7 +298,7 @@ test("the test-set panel matches Evaluation.summary and the CLI's eval; calibrat
   // In-page reference: the library's own Evaluation of the test pack.
   await lib(page, m.path, `
     const set = model.testPack();
-    window.__ew.evaluation = model.evaluate(set.images, set.labels);
+    window.__ew.evaluation = await model.evaluate(set.images, set.labels);
     return null;
   `);
   for (const target of targets) {
@@ -354,7 +354,7 @@ test("the test-set panel matches Evaluation.summary and the CLI's eval; calibrat
     await page.waitForSelector("#calibrate[data-thresholds]", { timeout: LONG });
     const expected = await lib(page, m.path, `
       const set = model.calibrationPack();
-      return model.evaluate(set.images, set.labels).calibrate(0.5).map((x) => Math.round(x * 100) / 100);
+      return (await model.evaluate(set.images, set.labels)).calibrate(0.5).map((x) => Math.round(x * 100) / 100);
     `);
     assert.deepEqual(await sliderValues(page), expected, "sliders = Evaluation.calibrate(0.5)");
     await waitThresholds(page, "#testset", expected);
@@ -447,7 +447,7 @@ test("uploading and dropping an image file classifies it, with invert", { timeou
       const ctx = cv.getContext("2d");
       ctx.drawImage(bmp, 0, 0, cv.width, cv.height);
       const img = ctx.getImageData(0, 0, cv.width, cv.height);
-      const d = model.decide(model.trace(img, { invert: arg.invert }), arg.thresholds);
+      const d = model.decide(await model.trace(img, { invert: arg.invert }), arg.thresholds);
       return { exit: d.exit, flopsSaved: d.flopsSaved, label: d.label };
     `, { invert, thresholds: values });
   if (c === 1) assert.equal(await page.isChecked("#invert"), true, "a light background turns invert on");

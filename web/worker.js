@@ -3,8 +3,8 @@
 //     and runs real early-exit classify() calls;
 //   * "evaluation": traces the test pack (and, on demand, the calibration pack) once, then
 //     answers Evaluation.summary() for any thresholds, the frontier and calibrate().
-// Both keep the main thread free. Every wasm call is synchronous, so requests are handled one
-// at a time in arrival order (a queue), and the model load (async fetches) cannot interleave.
+// Both keep the main thread free. Requests are handled one at a time in arrival order (a queue),
+// so a load (async fetches) or a running call (a Promise) never interleaves with another.
 //
 // Protocol: the page posts { rid, type, args }; the worker answers { rid, ok: true, result }
 // or { rid, ok: false, error: { message, code } }, and may post { rid, progress } before that.
@@ -47,13 +47,13 @@ function packImages(set, first, count) {
   };
 }
 
-function evaluation(kind, progress) {
+async function evaluation(kind, progress) {
   let ev = evaluations.get(kind);
   if (ev) return ev;
   const set = kind === "test" ? testPack : model.calibrationPack();
   need(set, `this bundle has no ${kind === "test" ? "test" : "calibration"} pack`);
   const started = performance.now();
-  ev = model.evaluate(set.images, set.labels, (p) => progress({ kind, done: p.done, total: p.total }));
+  ev = await model.evaluate(set.images, set.labels, (p) => progress({ kind, done: p.done, total: p.total }));
   ev.elapsedMs = performance.now() - started;
   evaluations.set(kind, ev);
   return ev;
@@ -72,14 +72,14 @@ const handlers = {
     model = await Model.load(url, { onProgress: (p) => progress({ kind: "load", ...p }) });
     info = model.info();
     testPack = info.hasTestPack ? model.testPack() : null;
-    if (testPack) model.classify(packImages(testPack, 0, 1).images); // warm-up: first-run costs stay out of the timings
+    if (testPack) await model.classify(packImages(testPack, 0, 1).images); // warm-up: first-run costs stay out of the timings
     const result = { info, backend: model.backend, loadMs: performance.now() - started, testCount: testPack ? testPack.count : 0 };
     if (gallery && testPack) result.gallery = packImages(testPack, 0, gallery);
     return result;
   },
 
   /** Traces one input: a test-pack image by index, an image (ImageData-like) or raw values. */
-  trace({ source }) {
+  async trace({ source }) {
     need(model, "no model loaded");
     let input;
     if (source.kind === "test") {
@@ -91,7 +91,7 @@ const handlers = {
       input = source.input;
     }
     const started = performance.now();
-    const trace = model.trace(input);
+    const trace = await model.trace(input);
     const traceMs = performance.now() - started;
     current = { id: source.id, input, trace };
     return { id: source.id, input, trace, traceMs };
@@ -103,20 +103,20 @@ const handlers = {
   },
 
   /** A real early-exit run, `repeat` times: the last result, with every run's elapsedMs. */
-  classify({ id, thresholds, repeat = 1 }) {
+  async classify({ id, thresholds, repeat = 1 }) {
     need(current && current.id === id, "stale input", "STALE");
     const times = [];
     let result;
     for (let i = 0; i < repeat; i++) {
-      result = model.classify(current.input, thresholds);
+      result = await model.classify(current.input, thresholds);
       times.push(result.elapsedMs);
     }
     return { id, thresholds, result, times };
   },
 
-  evaluate({ kind }, progress) {
+  async evaluate({ kind }, progress) {
     need(model, "no model loaded");
-    const ev = evaluation(kind, progress);
+    const ev = await evaluation(kind, progress);
     // For context in the plot: the same threshold at every early exit, 0.00 … 1.00.
     const k = info.exits.length - 1;
     const uniform = [];
@@ -140,9 +140,9 @@ const handlers = {
     return ev.summary(thresholds);
   },
 
-  calibrate({ maxDrop }, progress) {
+  async calibrate({ maxDrop }, progress) {
     need(model, "no model loaded");
-    const ev = evaluation("calibration", progress);
+    const ev = await evaluation("calibration", progress);
     const thresholds = ev.calibrate(maxDrop);
     return { thresholds, count: ev.count, summary: ev.summary(thresholds) };
   },

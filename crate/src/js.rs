@@ -12,9 +12,10 @@ use crate::CpuModel;
 use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
@@ -192,9 +193,23 @@ fn image_options(v: &JsValue) -> JsResult<ImageOptions> {
 }
 
 /// An early-exit model loaded from a bundle.
+///
+/// Running calls (`classify`, `trace`, `evaluate`) return Promises: a GPU backend reads exit
+/// outputs back asynchronously. Their arguments are read when the call is made, so the caller
+/// may reuse its buffers at once. Bad arguments reject the Promise with an `ExitwiseError`.
 #[wasm_bindgen]
 pub struct Model {
-    inner: CpuModel,
+    // Rc: a returned Promise's future must own what it runs on ('static), not borrow `self`.
+    inner: Rc<CpuModel>,
+}
+
+/// A Promise settled by `f`, run on the model; errors reject it.
+fn run_on<F>(model: &Rc<CpuModel>, f: F) -> Promise
+where
+    F: FnOnce(&CpuModel) -> JsResult<JsValue> + 'static,
+{
+    let model = Rc::clone(model);
+    future_to_promise(async move { f(&model) })
 }
 
 #[wasm_bindgen]
@@ -202,7 +217,7 @@ impl Model {
     /// Loads a bundle from its base URL or from its files, verifying hashes and shapes.
     pub async fn load(
         #[wasm_bindgen(unchecked_param_type = "BundleSource")] source: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "LoadOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "LoadOptions")] options: JsValue,
     ) -> JsResult<Model> {
         let progress: Option<Function> = if options.is_object() {
             Reflect::get(&options, &"onProgress".into()).ok().and_then(|f| f.dyn_into().ok())
@@ -221,7 +236,7 @@ impl Model {
             None => files_of(&source).map_err(js_error)?,
         };
         let bundle = Bundle::from_files(&files).map_err(js_error)?;
-        Ok(Model { inner: CpuModel::new(bundle).map_err(js_error)? })
+        Ok(Model { inner: Rc::new(CpuModel::new(bundle).map_err(js_error)?) })
     }
 
     /// The backend in use.
@@ -241,7 +256,7 @@ impl Model {
     pub fn image_to_input(
         &self,
         #[wasm_bindgen(unchecked_param_type = "ImageLike")] image: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "ImageOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "ImageOptions")] options: JsValue,
     ) -> JsResult<Float32Array> {
         let v = self.input_of(&image, &options)?;
         Ok(Float32Array::from(&v[..]))
@@ -249,28 +264,30 @@ impl Model {
 
     /// Classifies one input, running segments in order and stopping at the first exit whose
     /// confidence reaches its threshold. Thresholds default to the manifest's.
-    #[wasm_bindgen(unchecked_return_type = "Classification")]
+    #[wasm_bindgen(unchecked_return_type = "Promise<Classification>")]
     pub fn classify(
         &self,
         #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Thresholds | undefined")] thresholds: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "ImageOptions | undefined")] options: JsValue,
-    ) -> JsResult<JsValue> {
-        let t = thresholds_of(&thresholds, &self.inner)?;
-        let x = self.input_of(&input, &options)?;
-        let c: Classification = self.inner.classify(&x, &t).map_err(js_error)?;
-        to_js(&c)
+        #[wasm_bindgen(unchecked_optional_param_type = "Thresholds")] thresholds: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "ImageOptions")] options: JsValue,
+    ) -> Promise {
+        let args = thresholds_of(&thresholds, &self.inner).and_then(|t| Ok((t, self.input_of(&input, &options)?)));
+        run_on(&self.inner, move |m| {
+            let (t, x) = args?;
+            let c: Classification = m.classify(&x, &t).map_err(js_error)?;
+            to_js(&c)
+        })
     }
 
     /// Runs every segment and exit once, keeping all exit outputs.
-    #[wasm_bindgen(unchecked_return_type = "Trace")]
+    #[wasm_bindgen(unchecked_return_type = "Promise<Trace>")]
     pub fn trace(
         &self,
         #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "ImageOptions | undefined")] options: JsValue,
-    ) -> JsResult<JsValue> {
-        let x = self.input_of(&input, &options)?;
-        to_js(&self.inner.trace(&x).map_err(js_error)?)
+        #[wasm_bindgen(unchecked_optional_param_type = "ImageOptions")] options: JsValue,
+    ) -> Promise {
+        let x = self.input_of(&input, &options);
+        run_on(&self.inner, move |m| to_js(&m.trace(&x?).map_err(js_error)?))
     }
 
     /// What `classify` would return at these thresholds, from a trace, in microseconds.
@@ -298,33 +315,36 @@ impl Model {
     }
 
     /// Traces a labelled set once (batched), for `Evaluation.summary` at any thresholds.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Evaluation>")]
     pub fn evaluate(
         &self,
         images: Float32Array,
         labels: Uint8Array,
-        #[wasm_bindgen(js_name = onProgress, unchecked_param_type = "((progress: EvaluateProgress) => void) | undefined")]
+        #[wasm_bindgen(js_name = onProgress, unchecked_optional_param_type = "(progress: EvaluateProgress) => void")]
         on_progress: JsValue,
-    ) -> JsResult<Evaluation> {
+    ) -> Promise {
         let (images, labels) = (images.to_vec(), labels.to_vec());
-        let len = self.inner.manifest().input.len();
-        if labels.is_empty() || images.len() != labels.len() * len {
-            return Err(bad(ErrorCode::BadInput, format!("{} image values for {} labels of {len} values each", images.len(), labels.len())));
-        }
         let progress: Option<Function> = on_progress.dyn_into().ok();
-        const CHUNK: usize = 64;
-        let mut traces = Vec::with_capacity(labels.len());
-        for start in (0..labels.len()).step_by(CHUNK) {
-            let n = CHUNK.min(labels.len() - start);
-            traces.extend(self.inner.trace_batch(&images[start * len..(start + n) * len], n).map_err(js_error)?);
-            if let Some(f) = &progress {
-                let p = Object::new();
-                let _ = Reflect::set(&p, &"done".into(), &(traces.len() as f64).into());
-                let _ = Reflect::set(&p, &"total".into(), &(labels.len() as f64).into());
-                let _ = f.call1(&JsValue::NULL, &p);
+        run_on(&self.inner, move |m| {
+            let len = m.manifest().input.len();
+            if labels.is_empty() || images.len() != labels.len() * len {
+                return Err(bad(ErrorCode::BadInput, format!("{} image values for {} labels of {len} values each", images.len(), labels.len())));
             }
-        }
-        let eval = Eval::new(self.inner.manifest(), &self.inner.costs, &traces, &labels).map_err(js_error)?;
-        Ok(Evaluation { inner: eval, manifest: self.inner.manifest().clone() })
+            const CHUNK: usize = 64;
+            let mut traces = Vec::with_capacity(labels.len());
+            for start in (0..labels.len()).step_by(CHUNK) {
+                let n = CHUNK.min(labels.len() - start);
+                traces.extend(m.trace_batch(&images[start * len..(start + n) * len], n).map_err(js_error)?);
+                if let Some(f) = &progress {
+                    let p = Object::new();
+                    let _ = Reflect::set(&p, &"done".into(), &(traces.len() as f64).into());
+                    let _ = Reflect::set(&p, &"total".into(), &(labels.len() as f64).into());
+                    let _ = f.call1(&JsValue::NULL, &p);
+                }
+            }
+            let eval = Eval::new(m.manifest(), &m.costs, &traces, &labels).map_err(js_error)?;
+            Ok(Evaluation { inner: eval, manifest: m.manifest().clone() }.into())
+        })
     }
 }
 

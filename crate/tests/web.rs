@@ -8,6 +8,7 @@ use exitwise::js::Model;
 use js_sys::{Array, Float32Array, Map, Object, Reflect, Uint8Array};
 use support::*;
 use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -33,6 +34,11 @@ fn thresholds(t: &[f64]) -> JsValue {
     t.iter().map(|&x| JsValue::from(x)).collect::<Array>().into()
 }
 
+/// Settles a running call's Promise.
+async fn done(p: js_sys::Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(p).await
+}
+
 async fn load(files: &Files) -> Model {
     Model::load(source(files), JsValue::UNDEFINED).await.unwrap()
 }
@@ -53,15 +59,15 @@ async fn loads_from_bytes_and_reports_info() {
 async fn classify_stops_early_and_matches_decide() {
     let m = load(&chain(true, true)).await;
     let x = Float32Array::from(&input(4)[..]);
-    let c = m.classify(x.clone().into(), thresholds(&[0.0, 0.0]), JsValue::UNDEFINED).unwrap();
+    let c = done(m.classify(x.clone().into(), thresholds(&[0.0, 0.0]), JsValue::UNDEFINED)).await.unwrap();
     assert_eq!(get(&c, "exit").as_f64(), Some(0.0));
     assert_eq!(get(&c, "segmentsRun").as_f64(), Some(1.0));
     assert!(get(&c, "flopsSaved").as_f64().unwrap() > 0.5);
     assert_eq!(get(&c, "backend").as_string().unwrap(), "cpu");
 
-    let trace = m.trace(x.clone().into(), JsValue::UNDEFINED).unwrap();
+    let trace = done(m.trace(x.clone().into(), JsValue::UNDEFINED)).await.unwrap();
     for t in [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.3, 0.7], [0.95, 0.2]] {
-        let c = m.classify(x.clone().into(), thresholds(&t), JsValue::UNDEFINED).unwrap();
+        let c = done(m.classify(x.clone().into(), thresholds(&t), JsValue::UNDEFINED)).await.unwrap();
         let d = m.decide(trace.clone(), thresholds(&t)).unwrap();
         for k in ["exit", "class", "label", "confidence", "macsExecuted", "flopsSaved", "segmentsRun"] {
             assert_eq!(get(&c, k), get(&d, k), "{k} at {t:?}");
@@ -79,7 +85,7 @@ async fn images_of_any_size_are_converted() {
     Reflect::set(&img, &"height".into(), &20.into()).unwrap();
     let x = m.image_to_input(img.clone().into(), JsValue::UNDEFINED).unwrap();
     assert_eq!(x.length() as i64, SIDE * SIDE);
-    let c = m.classify(img.into(), JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap();
+    let c = done(m.classify(img.into(), JsValue::UNDEFINED, JsValue::UNDEFINED)).await.unwrap();
     assert!(get(&c, "confidence").as_f64().unwrap() >= 0.0);
 }
 
@@ -89,18 +95,23 @@ async fn evaluate_gives_summary_frontier_and_calibration() {
     let n = 40;
     let images: Vec<f32> = (0..n).flat_map(|i| input(100 + i)).collect();
     let labels: Vec<u8> = (0..n).map(|i| (i % 3) as u8).collect();
-    let ev = m
-        .evaluate(Float32Array::from(&images[..]), Uint8Array::from(&labels[..]), JsValue::UNDEFINED)
+    let ev = done(m.evaluate(Float32Array::from(&images[..]), Uint8Array::from(&labels[..]), JsValue::UNDEFINED))
+        .await
         .unwrap();
-    assert_eq!(ev.count(), n as usize);
-    let s = ev.summary(thresholds(&[0.0, 0.0])).unwrap();
+    // The resolved value is the JS `Evaluation` object: drive it as JS code would.
+    let call = |name: &str, args: &[JsValue]| -> JsValue {
+        let f: js_sys::Function = get(&ev, name).unchecked_into();
+        f.apply(&ev, &args.iter().collect::<Array>()).unwrap()
+    };
+    assert_eq!(get(&ev, "count").as_f64(), Some(n as f64));
+    let s = call("summary", &[thresholds(&[0.0, 0.0])]);
     let hist: Array = get(&s, "histogram").unchecked_into();
     assert_eq!(hist.get(0).as_f64(), Some(n as f64), "threshold 0 sends everything out of exit 0");
-    let f: Array = ev.frontier().unwrap().unchecked_into();
+    let f: Array = call("frontier", &[]).unchecked_into();
     assert!(f.length() >= 1);
-    let t: Array = ev.calibrate(1.0).unwrap().unchecked_into();
+    let t: Array = call("calibrate", &[1.0.into()]).unchecked_into();
     assert_eq!(t.length(), 2);
-    let s = ev.summary(t.into()).unwrap();
+    let s = call("summary", &[t.into()]);
     let (acc, fin) = (get(&s, "accuracy").as_f64().unwrap(), get(&s, "finalAccuracy").as_f64().unwrap());
     assert!(acc >= fin - 0.01 - 1e-9);
 }
@@ -124,17 +135,19 @@ async fn errors_have_codes_and_the_model_keeps_working() {
 
     let model = load(&good).await;
     let x: JsValue = Float32Array::from(&input(9)[..]).into();
-    let before = model.classify(x.clone(), thresholds(&[0.5, 0.5]), JsValue::UNDEFINED).unwrap();
+    let before = done(model.classify(x.clone(), thresholds(&[0.5, 0.5]), JsValue::UNDEFINED)).await.unwrap();
     let mut nan = input(9);
     nan[0] = f32::NAN;
-    assert_eq!(code(model.classify(Float32Array::from(&nan[..]).into(), JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap_err()), "BAD_INPUT");
-    assert_eq!(code(model.classify(Float32Array::new_with_length(3).into(), JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap_err()), "BAD_INPUT");
-    assert_eq!(code(model.classify("an image".into(), JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap_err()), "BAD_INPUT");
-    assert_eq!(code(model.classify(x.clone(), thresholds(&[1.5, 0.5]), JsValue::UNDEFINED).unwrap_err()), "BAD_THRESHOLD");
-    assert_eq!(code(model.classify(x.clone(), thresholds(&[0.5]), JsValue::UNDEFINED).unwrap_err()), "BAD_THRESHOLD");
-    assert_eq!(code(model.classify(x.clone(), "0.5".into(), JsValue::UNDEFINED).unwrap_err()), "BAD_THRESHOLD");
+    assert_eq!(code(done(model.classify(Float32Array::from(&nan[..]).into(), JsValue::UNDEFINED, JsValue::UNDEFINED)).await.unwrap_err()), "BAD_INPUT");
+    assert_eq!(code(done(model.classify(Float32Array::new_with_length(3).into(), JsValue::UNDEFINED, JsValue::UNDEFINED)).await.unwrap_err()), "BAD_INPUT");
+    assert_eq!(code(done(model.classify("an image".into(), JsValue::UNDEFINED, JsValue::UNDEFINED)).await.unwrap_err()), "BAD_INPUT");
+    assert_eq!(code(done(model.classify(x.clone(), thresholds(&[1.5, 0.5]), JsValue::UNDEFINED)).await.unwrap_err()), "BAD_THRESHOLD");
+    assert_eq!(code(done(model.classify(x.clone(), thresholds(&[0.5]), JsValue::UNDEFINED)).await.unwrap_err()), "BAD_THRESHOLD");
+    assert_eq!(code(done(model.classify(x.clone(), "0.5".into(), JsValue::UNDEFINED)).await.unwrap_err()), "BAD_THRESHOLD");
+    let e = done(model.evaluate(Float32Array::new_with_length(5), Uint8Array::new_with_length(1), JsValue::UNDEFINED)).await;
+    assert_eq!(code(e.unwrap_err()), "BAD_INPUT");
     assert_eq!(code(model.decide(JsValue::from("trace"), thresholds(&[0.5, 0.5])).unwrap_err()), "BAD_INPUT");
-    let after = model.classify(x, thresholds(&[0.5, 0.5]), JsValue::UNDEFINED).unwrap();
+    let after = done(model.classify(x, thresholds(&[0.5, 0.5]), JsValue::UNDEFINED)).await.unwrap();
     assert_eq!(get(&before, "class"), get(&after, "class"));
     assert_eq!(get(&before, "exit"), get(&after, "exit"));
 }
