@@ -40,10 +40,7 @@ before(async () => {
   assert.ok(Array.isArray(models) && models.length > 0, "no model bundle to test with (models/index.json)");
   mkdirSync(SHOTS, { recursive: true });
   ({ server, url: base } = await startServer());
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic", "--headless=new"],
-  });
+  browser = await launch();
 });
 
 after(async () => {
@@ -52,9 +49,16 @@ after(async () => {
   console.log(`screenshots: ${SHOTS}`);
 });
 
+const CHROME_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic", "--headless=new"];
+
+/** Debian Chromium; `extra` arguments, e.g. `--enable-unsafe-webgpu` (SwiftShader's adapter). */
+function launch(extra = []) {
+  return chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: [...CHROME_ARGS, ...extra] });
+}
+
 /** A fresh page that records console errors, page errors and worker errors. */
-async function open(t, { viewport = DESKTOP, query = "" } = {}) {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+async function open(t, { viewport = DESKTOP, query = "", on = browser } = {}) {
+  const context = await on.newContext({ viewport, deviceScaleFactor: 1 });
   const page = await context.newPage();
   const errors = [];
   page.on("console", (m) => {
@@ -92,19 +96,20 @@ async function shot(page, name, fullPage = false) {
  * against the library in the page itself — not the page's workers — for expected values.
  * The source goes through CDP's evaluate, which the page's CSP (no 'unsafe-eval') allows.
  */
-async function lib(page, modelPath, body, arg) {
-  await page.evaluate(async (modelPath) => {
+async function lib(page, modelPath, body, arg, backend = "auto") {
+  const key = `${modelPath}|${backend}`;
+  await page.evaluate(async ({ modelPath, key, backend }) => {
     if (!window.__ew) {
       const mod = await import("/crate/pkg/exitwise.js");
       await mod.default();
       window.__ew = { mod, models: {} };
     }
     const ew = window.__ew;
-    if (!ew.models[modelPath]) ew.models[modelPath] = await ew.mod.Model.load(new URL(modelPath, location.href).href);
-  }, modelPath);
+    if (!ew.models[key]) ew.models[key] = await ew.mod.Model.load(new URL(modelPath, location.href).href, { backend });
+  }, { modelPath, key, backend });
   return page.evaluate(`(async () => {
     const mod = window.__ew.mod;
-    const model = window.__ew.models[${JSON.stringify(modelPath)}];
+    const model = window.__ew.models[${JSON.stringify(key)}];
     const arg = ${JSON.stringify(arg === undefined ? null : arg)};
     ${body}
   })()`);
@@ -545,5 +550,39 @@ test("phone width: one column, no horizontal scrolling", { timeout: LONG }, asyn
     await slider.fill("0.3");
     await waitThresholds(page, "#testset", [0.3, ...(await sliderValues(page)).slice(1)]);
   }
+  noErrors(page);
+});
+
+// ---------------------------------------------------------------------------------------------
+
+test("forced to WebGPU, the page runs every part on the GPU and the test set matches the CPU exactly", { timeout: 2 * LONG }, async (t) => {
+  // SwiftShader's adapter, exposed by this flag; without an adapter the load fails and so does this test.
+  const gpuBrowser = await launch(["--enable-unsafe-webgpu"]);
+  t.after(() => gpuBrowser.close());
+  const m = models[0];
+  const page = await open(t, { on: gpuBrowser, query: `?model=${m.name}&backend=webgpu` });
+  assert.equal(await page.$eval("#backend", (e) => e.dataset.backend), "webgpu", await page.$eval("#backend", (e) => e.title));
+  await page.waitForSelector("#testset[data-done=true]", { timeout: LONG });
+  assert.equal(await page.$eval("#testset", (e) => e.dataset.backend), "webgpu", "the test set was traced on WebGPU");
+  // Reference: the library on the CPU, in the same page.
+  await lib(page, m.path, "const s = model.testPack(); window.__ew.cpuEval = await model.evaluate(s.images, s.labels); return null;", null, "cpu");
+  const n = (await sliderValues(page)).length;
+  for (const target of [[0.5, 0.99, 0.6].slice(0, n), [0.9, 0.8, 0.97].slice(0, n), new Array(n).fill(1)]) {
+    for (let i = 0; i < n; i++) await page.locator(`#thr-${i}`).fill(String(target[i]));
+    await waitThresholds(page, "#testset", target);
+    const shown = await page.$eval("#testset", (e) => ({
+      accuracy: +e.dataset.accuracy,
+      saved: +e.dataset.macsSavedFraction,
+      hist: [...document.querySelectorAll("#hist .hist-row")].map((r) => +r.dataset.count),
+    }));
+    const cpu = await lib(page, m.path, "return window.__ew.cpuEval.summary(arg);", target, "cpu");
+    assert.equal(shown.accuracy, cpu.accuracy, `accuracy at ${target}: same predictions on WebGPU and CPU`);
+    assert.deepEqual(shown.hist, cpu.histogram, `exit histogram at ${target}: same exit decisions`);
+    assert.equal(shown.saved, cpu.macsSavedFraction);
+  }
+  // A single classify through the library on WebGPU reports its backend.
+  const single = await lib(page, m.path, "const s = model.testPack(); return (await model.classify(s.images.slice(0, s.images.length / s.count))).backend;", null, "webgpu");
+  assert.equal(single, "webgpu");
+  await shot(page, "desktop-webgpu");
   noErrors(page);
 });

@@ -13,6 +13,8 @@ const GALLERY = 48;
 const CLASSIFY_DEBOUNCE_MS = 150;
 const CLASSIFY_RUNS = 5; // the latency shown is the median of this many classify() runs
 const MAX_UPLOAD_SIDE = 1024;
+// `?backend=cpu|webgpu` forces a backend; by default the library picks (WebGPU if usable).
+const BACKEND = new URLSearchParams(location.search).get("backend") || "auto";
 
 const state = {
   models: [],
@@ -147,7 +149,7 @@ async function loadModel(entry) {
   try {
     loaded = await state.interactive.request(
       "load",
-      { url, gallery: GALLERY },
+      { url, gallery: GALLERY, backend: BACKEND },
       {
         onProgress: (p) =>
           notice(`Loading ${entry.name}: ${p.filesLoaded}/${p.filesTotal} files, ${fmt.int(p.bytesLoaded / 1024)} KiB`, {
@@ -166,10 +168,11 @@ async function loadModel(entry) {
   evaluateTestPack(url, generation);
 }
 
-function setupModel({ info, backend, gallery }) {
+function setupModel({ info, backend, fallbackReason, gallery }) {
   state.info = info;
   $("backend").textContent = `backend: ${backend}`;
   $("backend").dataset.backend = backend;
+  $("backend").title = fallbackReason ? `On the CPU: ${fallbackReason}` : `The backend running the model (${BACKEND} asked)`;
   $("plain-macs").textContent = `plain network: ${fmt.macs(info.macsFull)} MACs`;
   $("plain-macs").dataset.macs = info.macsFull;
   document.title = `exitwise — ${info.name}`;
@@ -426,7 +429,8 @@ function resetTestPanel(status) {
 async function evaluateTestPack(url, generation) {
   const ev = state.evaluator;
   try {
-    const loaded = await ev.request("load", { url });
+    const loaded = await ev.request("load", { url, backend: BACKEND });
+    $("testset").dataset.backend = loaded.backend;
     if (!loaded.info.hasTestPack) {
       $("eval-status").textContent = "This bundle has no test pack.";
       $("eval-progress").hidden = true;

@@ -60,7 +60,7 @@ async function evaluation(kind, progress) {
 }
 
 const handlers = {
-  async load({ url, gallery }, progress) {
+  async load({ url, gallery, backend = "auto" }, progress) {
     if (!ready) ready = init();
     await ready;
     for (const ev of evaluations.values()) ev.free();
@@ -69,11 +69,11 @@ const handlers = {
     model = null;
     current = null;
     const started = performance.now();
-    model = await Model.load(url, { onProgress: (p) => progress({ kind: "load", ...p }) });
+    model = await Model.load(url, { backend, onProgress: (p) => progress({ kind: "load", ...p }) });
     info = model.info();
     testPack = info.hasTestPack ? model.testPack() : null;
     if (testPack) await model.classify(packImages(testPack, 0, 1).images); // warm-up: first-run costs stay out of the timings
-    const result = { info, backend: model.backend, loadMs: performance.now() - started, testCount: testPack ? testPack.count : 0 };
+    const result = { info, backend: model.backend, fallbackReason: model.fallbackReason ?? null, loadMs: performance.now() - started, testCount: testPack ? testPack.count : 0 };
     if (gallery && testPack) result.gallery = packImages(testPack, 0, gallery);
     return result;
   },

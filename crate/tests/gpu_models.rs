@@ -129,16 +129,7 @@ fn chain_fixtures_match_the_cpu_backend() {
 /// with UNSUPPORTED_OP naming the operator and the file, so a caller can fall back to the CPU.
 #[test]
 fn unsupported_op_in_a_bundle_fails_prepare() {
-    use support::onnx::{Graph, Lcg};
-    let mut files = support::chain(false, true);
-    let mut g = Graph::default();
-    let x = g.input("x", &[None, Some(1), Some(support::SIDE), Some(support::SIDE)]);
-    let c = g.conv(&mut Lcg(3), &x, 1, 4, 3, 1, 1);
-    g.node("Erf", &[&c], vec![], Some("a0"));
-    g.output("a0");
-    files.insert("seg0.onnx".into(), g.bytes());
-    let manifest = support::manifest_of(&files);
-    let files = support::with_manifest(files, manifest);
+    let files = support::unlowerable();
     let bundle = Bundle::from_files(&files).unwrap();
     assert!(CpuModel::new(bundle.clone()).is_ok(), "the CPU backend runs it");
     let e = GpuModel::new(bundle).err().expect("Erf must not lower");

@@ -39,8 +39,11 @@ async fn done(p: js_sys::Promise) -> Result<JsValue, JsValue> {
     JsFuture::from(p).await
 }
 
+/// Loads on the CPU (`web_gpu.rs` tests WebGPU; `auto` would pick it in this browser).
 async fn load(files: &Files) -> Model {
-    Model::load(source(files), JsValue::UNDEFINED).await.unwrap()
+    let o = Object::new();
+    Reflect::set(&o, &"backend".into(), &"cpu".into()).unwrap();
+    Model::load(source(files), o.into()).await.unwrap()
 }
 
 #[wasm_bindgen_test]

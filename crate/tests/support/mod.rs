@@ -144,3 +144,17 @@ pub fn input(seed: u64) -> Vec<f32> {
     let mut r = Lcg(seed);
     (0..(SIDE * SIDE)).map(|_| (r.next() + 1.0) / 2.0).collect()
 }
+
+/// `chain(false, true)` with an operator the WebGPU backend has no kernel for (Erf) in its first
+/// segment: the CPU runs it, loading it for WebGPU fails with UNSUPPORTED_OP.
+pub fn unlowerable() -> Files {
+    let mut files = chain(false, true);
+    let mut g = Graph::default();
+    let x = g.input("x", &[N, Some(1), Some(SIDE), Some(SIDE)]);
+    let c = g.conv(&mut Lcg(3), &x, 1, 4, 3, 1, 1);
+    g.node("Erf", &[&c], vec![], Some("a0"));
+    g.output("a0");
+    files.insert("seg0.onnx".into(), g.bytes());
+    let manifest = manifest_of(&files);
+    with_manifest(files, manifest)
+}

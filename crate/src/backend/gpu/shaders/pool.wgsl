@@ -18,7 +18,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let oy = (idx / ow) % oh;
     let plane = idx / (ow * oh);
     let base = plane * u32(h * w);
-    var acc = select(0.0, -3.4028235e38, mode == 0u);
+    // -f32 max, written as bits: browsers (Tint) reject the rounded decimal -3.4028235e38 as
+    // out of f32 range.
+    var acc = select(0.0, bitcast<f32>(0xff7fffffu), mode == 0u);
     var inside = 0u;
     var padded = 0u;
     for (var ky = 0u; ky < kh; ky++) {

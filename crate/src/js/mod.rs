@@ -7,15 +7,18 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::eval::Evaluation as Eval;
 use crate::input::{from_rgba, from_u8, ImageOptions};
 use crate::manifest::Manifest;
+use fetch::{fetch_bundle, files_of};
+use runner::{Choice, Engine, Runner};
 use crate::pack::Pack;
-use crate::CpuModel;
 use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::future_to_promise;
+
+mod fetch;
+pub mod runner;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
@@ -25,10 +28,15 @@ export type ErrorCode =
   | "UNSUPPORTED_OP" | "BAD_INPUT" | "BAD_THRESHOLD" | "BAD_PACK" | "BACKEND";
 /** Every error exitwise throws is an `Error` with a stable `code`. */
 export interface ExitwiseError extends Error { name: "ExitwiseError"; code: ErrorCode }
-/** Which backend runs the model. */
-export type BackendName = "cpu";
-/** `auto` picks the best available backend. */
-export type BackendChoice = "auto" | "cpu";
+/** Which backend runs the model: tract on the CPU (wasm SIMD) or WGSL compute kernels on WebGPU. */
+export type BackendName = "cpu" | "webgpu";
+/**
+ * `auto` (the default) picks WebGPU when `navigator.gpu` gives an adapter and every part of the
+ * model lowers to WGSL kernels, else the CPU (`model.fallbackReason` says why). `webgpu` fails
+ * to load instead (`BACKEND`, or `UNSUPPORTED_OP` naming the operator). A GPU device lost later
+ * moves the model to the CPU for good.
+ */
+export type BackendChoice = "auto" | "cpu" | "webgpu";
 /** A bundle: its base URL (ending in `/`, holding `manifest.json`), or its files by name. */
 export type BundleSource = string | Map<string, Uint8Array | ArrayBuffer> | Record<string, Uint8Array | ArrayBuffer>;
 export interface LoadProgress { file: string; filesLoaded: number; filesTotal: number; bytesLoaded: number }
@@ -126,50 +134,9 @@ fn bytes_of(v: &JsValue) -> Option<Vec<u8>> {
     }
 }
 
-/// Files of a bundle given as a `Map` or a plain object of name → bytes.
-fn files_of(source: &JsValue) -> Result<BTreeMap<String, Vec<u8>>> {
-    let entries: Array = if let Some(m) = source.dyn_ref::<js_sys::Map>() {
-        Array::from(&m.entries())
-    } else if source.is_object() {
-        Object::entries(source.unchecked_ref())
-    } else {
-        return Err(Error::new(ErrorCode::BadManifest, "a bundle source is a base URL, a Map or an object of file name → bytes"));
-    };
-    let mut files = BTreeMap::new();
-    for entry in entries.iter() {
-        let pair: Array = entry.unchecked_into();
-        let name = pair.get(0).as_string().ok_or_else(|| Error::new(ErrorCode::BadManifest, "bundle file names must be strings"))?;
-        let bytes = bytes_of(&pair.get(1))
-            .ok_or_else(|| Error::new(ErrorCode::BadManifest, format!("{name}: expected a Uint8Array or ArrayBuffer")))?;
-        files.insert(name, bytes);
-    }
-    Ok(files)
-}
-
-/// `fetch` from whichever global scope we run in (window or worker).
-async fn fetch_bytes(url: &str) -> Result<Vec<u8>> {
-    let global = js_sys::global();
-    let fetch: Function = Reflect::get(&global, &"fetch".into())
-        .ok()
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or_else(|| Error::new(ErrorCode::MissingFile, "no fetch() in this environment: pass the files as a Map"))?;
-    let fail = |why: String| Error::new(ErrorCode::MissingFile, format!("{url}: {why}"));
-    let promise: Promise = fetch.call1(&global, &url.into()).map_err(|e| fail(format!("{e:?}")))?.unchecked_into();
-    let resp: web_sys::Response = JsFuture::from(promise).await.map_err(|e| fail(describe(&e)))?.unchecked_into();
-    if !resp.ok() {
-        return Err(fail(format!("HTTP {}", resp.status())));
-    }
-    let buf = JsFuture::from(resp.array_buffer().map_err(|e| fail(describe(&e)))?).await.map_err(|e| fail(describe(&e)))?;
-    Ok(Uint8Array::new(&buf).to_vec())
-}
-
-fn describe(e: &JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string()).unwrap_or_else(|| format!("{e:?}"))
-}
-
-fn thresholds_of(v: &JsValue, model: &CpuModel) -> JsResult<Vec<f32>> {
+fn thresholds_of(v: &JsValue, manifest: &Manifest) -> JsResult<Vec<f32>> {
     if v.is_undefined() || v.is_null() {
-        return Ok(model.manifest().default_thresholds());
+        return Ok(manifest.default_thresholds());
     }
     if let Some(a) = v.dyn_ref::<Float32Array>() {
         return Ok(a.to_vec());
@@ -200,16 +167,24 @@ fn image_options(v: &JsValue) -> JsResult<ImageOptions> {
 #[wasm_bindgen]
 pub struct Model {
     // Rc: a returned Promise's future must own what it runs on ('static), not borrow `self`.
-    inner: Rc<CpuModel>,
+    inner: Rc<Runner>,
 }
 
-/// A Promise settled by `f`, run on the model; errors reject it.
-fn run_on<F>(model: &Rc<CpuModel>, f: F) -> Promise
+/// A Promise settled by `op`, run on the model's engine (again on the CPU if the GPU device is
+/// lost meanwhile: `op` may run twice); `convert` turns its result into JS. Errors reject it.
+fn run_on<T, F, Fut>(runner: &Rc<Runner>, op: F, convert: impl FnOnce(T) -> JsResult<JsValue> + 'static) -> Promise
 where
-    F: FnOnce(&CpuModel) -> JsResult<JsValue> + 'static,
+    F: Fn(Rc<Engine>) -> Fut + 'static,
+    Fut: std::future::Future<Output = Result<T>> + 'static,
+    T: 'static,
 {
-    let model = Rc::clone(model);
-    future_to_promise(async move { f(&model) })
+    let runner = Rc::clone(runner);
+    future_to_promise(async move { convert(runner.run(op).await.map_err(js_error)?) })
+}
+
+/// A rejected Promise: bad arguments are reported where results are.
+fn rejected(e: JsValue) -> Promise {
+    Promise::reject(&e)
 }
 
 #[wasm_bindgen]
@@ -224,31 +199,37 @@ impl Model {
         } else {
             None
         };
-        if options.is_object() {
-            let backend = Reflect::get(&options, &"backend".into()).ok().and_then(|b| b.as_string());
-            match backend.as_deref() {
-                None | Some("auto") | Some("cpu") => {}
-                Some(other) => return Err(bad(ErrorCode::Backend, format!("backend {other:?} is not available in this build (use \"auto\" or \"cpu\")"))),
-            }
+        let backend = if options.is_object() { Reflect::get(&options, &"backend".into()).unwrap_or(JsValue::UNDEFINED) } else { JsValue::UNDEFINED };
+        if !backend.is_undefined() && backend.as_string().is_none() {
+            return Err(bad(ErrorCode::Backend, "options.backend must be \"auto\", \"cpu\" or \"webgpu\""));
         }
+        let choice = Choice::parse(backend.as_string().as_deref()).map_err(js_error)?;
         let files = match source.as_string() {
             Some(base) => fetch_bundle(&base, progress.as_ref()).await.map_err(js_error)?,
             None => files_of(&source).map_err(js_error)?,
         };
         let bundle = Bundle::from_files(&files).map_err(js_error)?;
-        Ok(Model { inner: Rc::new(CpuModel::new(bundle).map_err(js_error)?) })
+        Ok(Model { inner: Rc::new(Runner::new(bundle, choice).await.map_err(js_error)?) })
     }
 
     /// The backend in use.
     #[wasm_bindgen(getter, unchecked_return_type = "BackendName")]
     pub fn backend(&self) -> String {
-        "cpu".into()
+        self.inner.engine().backend().into()
+    }
+
+    /// Why the model runs on the CPU when `auto` could have meant WebGPU (no `navigator.gpu`,
+    /// no adapter, an operator WGSL kernels do not cover) or its GPU device was lost;
+    /// `undefined` when nothing fell back.
+    #[wasm_bindgen(getter, js_name = fallbackReason)]
+    pub fn fallback_reason(&self) -> Option<String> {
+        self.inner.fallback()
     }
 
     /// Names, shapes, MACs per part and default thresholds.
     #[wasm_bindgen(unchecked_return_type = "ModelInfo")]
     pub fn info(&self) -> JsResult<JsValue> {
-        to_js(&crate::info::ModelInfo::of(&self.inner))
+        to_js(&self.inner.engine().info())
     }
 
     /// Converts an image (any size) to a model input (C·H·W values in the input range).
@@ -271,12 +252,20 @@ impl Model {
         #[wasm_bindgen(unchecked_optional_param_type = "Thresholds")] thresholds: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "ImageOptions")] options: JsValue,
     ) -> Promise {
-        let args = thresholds_of(&thresholds, &self.inner).and_then(|t| Ok((t, self.input_of(&input, &options)?)));
-        run_on(&self.inner, move |m| {
-            let (t, x) = args?;
-            let c: Classification = m.classify(&x, &t).map_err(js_error)?;
-            to_js(&c)
-        })
+        let engine = self.inner.engine();
+        let args = thresholds_of(&thresholds, engine.manifest()).and_then(|t| Ok((t, self.input_of(&input, &options)?)));
+        let (t, x) = match args {
+            Ok(a) => (Rc::new(a.0), Rc::new(a.1)),
+            Err(e) => return rejected(e),
+        };
+        run_on(
+            &self.inner,
+            move |m| {
+                let (t, x) = (Rc::clone(&t), Rc::clone(&x));
+                async move { m.classify(&x, &t).await }
+            },
+            |c: Classification| to_js(&c),
+        )
     }
 
     /// Runs every segment and exit once, keeping all exit outputs.
@@ -286,8 +275,18 @@ impl Model {
         #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "ImageOptions")] options: JsValue,
     ) -> Promise {
-        let x = self.input_of(&input, &options);
-        run_on(&self.inner, move |m| to_js(&m.trace(&x?).map_err(js_error)?))
+        let x = match self.input_of(&input, &options) {
+            Ok(x) => Rc::new(x),
+            Err(e) => return rejected(e),
+        };
+        run_on(
+            &self.inner,
+            move |m| {
+                let x = Rc::clone(&x);
+                async move { m.trace(&x).await }
+            },
+            |t: Trace| to_js(&t),
+        )
     }
 
     /// What `classify` would return at these thresholds, from a trace, in microseconds.
@@ -297,21 +296,22 @@ impl Model {
         #[wasm_bindgen(unchecked_param_type = "Trace")] trace: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Thresholds")] thresholds: JsValue,
     ) -> JsResult<JsValue> {
-        let t = thresholds_of(&thresholds, &self.inner)?;
+        let engine = self.inner.engine();
+        let t = thresholds_of(&thresholds, engine.manifest())?;
         let trace: Trace = serde_wasm_bindgen::from_value(trace).map_err(|e| bad(ErrorCode::BadInput, format!("not a trace: {e}")))?;
-        to_js(&self.inner.decide(&trace, &t).map_err(js_error)?)
+        to_js(&engine.decide(&trace, &t).map_err(js_error)?)
     }
 
     /// The bundle's test pack (official test images), if it has one.
     #[wasm_bindgen(js_name = testPack, unchecked_return_type = "LabelledSet | undefined")]
     pub fn test_pack(&self) -> JsResult<JsValue> {
-        self.pack(self.inner.manifest().test_pack.as_ref().map(|r| r.file.clone()))
+        self.pack(self.inner.engine().manifest().test_pack.as_ref().map(|r| r.file.clone()))
     }
 
     /// The bundle's calibration pack (held out of training), if it has one.
     #[wasm_bindgen(js_name = calibrationPack, unchecked_return_type = "LabelledSet | undefined")]
     pub fn calibration_pack(&self) -> JsResult<JsValue> {
-        self.pack(self.inner.manifest().calibration_pack.as_ref().map(|r| r.file.clone()))
+        self.pack(self.inner.engine().manifest().calibration_pack.as_ref().map(|r| r.file.clone()))
     }
 
     /// Traces a labelled set once (batched), for `Evaluation.summary` at any thresholds.
@@ -323,32 +323,46 @@ impl Model {
         #[wasm_bindgen(js_name = onProgress, unchecked_optional_param_type = "(progress: EvaluateProgress) => void")]
         on_progress: JsValue,
     ) -> Promise {
-        let (images, labels) = (images.to_vec(), labels.to_vec());
+        let (images, labels) = (Rc::new(images.to_vec()), Rc::new(labels.to_vec()));
         let progress: Option<Function> = on_progress.dyn_into().ok();
-        run_on(&self.inner, move |m| {
-            let len = m.manifest().input.len();
-            if labels.is_empty() || images.len() != labels.len() * len {
-                return Err(bad(ErrorCode::BadInput, format!("{} image values for {} labels of {len} values each", images.len(), labels.len())));
-            }
-            const CHUNK: usize = 64;
-            let mut traces = Vec::with_capacity(labels.len());
-            for start in (0..labels.len()).step_by(CHUNK) {
-                let n = CHUNK.min(labels.len() - start);
-                traces.extend(m.trace_batch(&images[start * len..(start + n) * len], n).map_err(js_error)?);
-                if let Some(f) = &progress {
-                    let p = Object::new();
-                    let _ = Reflect::set(&p, &"done".into(), &(traces.len() as f64).into());
-                    let _ = Reflect::set(&p, &"total".into(), &(labels.len() as f64).into());
-                    let _ = f.call1(&JsValue::NULL, &p);
+        let len = self.inner.engine().manifest().input.len();
+        if labels.is_empty() || images.len() != labels.len() * len {
+            return rejected(bad(ErrorCode::BadInput, format!("{} image values for {} labels of {len} values each", images.len(), labels.len())));
+        }
+        run_on(
+            &self.inner,
+            move |m| {
+                let (images, labels, progress) = (Rc::clone(&images), Rc::clone(&labels), progress.clone());
+                async move {
+                    const CHUNK: usize = 64;
+                    let mut traces = Vec::with_capacity(labels.len());
+                    for start in (0..labels.len()).step_by(CHUNK) {
+                        let n = CHUNK.min(labels.len() - start);
+                        traces.extend(m.trace_batch(&images[start * len..(start + n) * len], n).await?);
+                        if let Some(f) = &progress {
+                            let p = Object::new();
+                            let _ = Reflect::set(&p, &"done".into(), &(traces.len() as f64).into());
+                            let _ = Reflect::set(&p, &"total".into(), &(labels.len() as f64).into());
+                            let _ = f.call1(&JsValue::NULL, &p);
+                        }
+                    }
+                    let eval = Eval::new(m.manifest(), m.costs(), &traces, &labels)?;
+                    Ok(Evaluation { inner: eval, manifest: m.manifest().clone() })
                 }
-            }
-            let eval = Eval::new(m.manifest(), &m.costs, &traces, &labels).map_err(js_error)?;
-            Ok(Evaluation { inner: eval, manifest: m.manifest().clone() }.into())
-        })
+            },
+            |e: Evaluation| Ok(e.into()),
+        )
     }
 }
 
 impl Model {
+    /// Destroys the GPU device, as a driver reset would, so tests can watch the move to the CPU
+    /// (Rust only; not exported to JS).
+    #[doc(hidden)]
+    pub fn lose_device(&self) {
+        self.inner.lose_device();
+    }
+
     fn input_of(&self, input: &JsValue, options: &JsValue) -> JsResult<Vec<f32>> {
         if let Some(a) = input.dyn_ref::<Float32Array>() {
             return Ok(a.to_vec());
@@ -360,7 +374,7 @@ impl Model {
             if let (Some(rgba), Some(w), Some(h)) = (rgba, w, h) {
                 if w >= 0.0 && h >= 0.0 && w.fract() == 0.0 && h.fract() == 0.0 {
                     let opts = image_options(options)?;
-                    return from_rgba(&self.inner.manifest().input, &rgba, w as usize, h as usize, opts).map_err(js_error);
+                    return from_rgba(&self.inner.engine().manifest().input, &rgba, w as usize, h as usize, opts).map_err(js_error);
                 }
             }
         }
@@ -369,9 +383,10 @@ impl Model {
 
     fn pack(&self, file: Option<String>) -> JsResult<JsValue> {
         let Some(file) = file else { return Ok(JsValue::UNDEFINED) };
-        let bytes = self.inner.bundle.data.get(&file).ok_or_else(|| bad(ErrorCode::MissingFile, format!("{file} missing")))?;
+        let engine = self.inner.engine();
+        let bytes = engine.bundle().data.get(&file).ok_or_else(|| bad(ErrorCode::MissingFile, format!("{file} missing")))?;
         let pack = Pack::parse(&file, bytes).map_err(js_error)?;
-        let spec = &self.inner.manifest().input;
+        let spec = &engine.manifest().input;
         if (pack.channels, pack.height, pack.width) != (spec.channels(), spec.height(), spec.width()) {
             return Err(bad(ErrorCode::BadPack, format!("{file}: images are {}×{}×{}, the model takes {:?}", pack.channels, pack.height, pack.width, &spec.shape[1..])));
         }
@@ -381,32 +396,6 @@ impl Model {
         let _ = Reflect::set(&o, &"count".into(), &(pack.count as f64).into());
         Ok(o.into())
     }
-}
-
-async fn fetch_bundle(base: &str, progress: Option<&Function>) -> Result<BTreeMap<String, Vec<u8>>> {
-    let base = if base.ends_with('/') { base.to_string() } else { format!("{base}/") };
-    let manifest_bytes = fetch_bytes(&format!("{base}manifest.json")).await?;
-    let manifest = Manifest::parse(&manifest_bytes)?;
-    let mut names: Vec<String> = manifest.segments.iter().map(|s| s.file.clone()).collect();
-    names.extend(manifest.exits.iter().map(|e| e.file.clone()));
-    names.extend([&manifest.test_pack, &manifest.calibration_pack, &manifest.reference].into_iter().flatten().map(|r| r.file.clone()));
-    let mut files = BTreeMap::from([("manifest.json".to_string(), manifest_bytes)]);
-    let total = names.len() + 1;
-    let mut bytes = 0usize;
-    for (i, name) in names.into_iter().enumerate() {
-        let b = fetch_bytes(&format!("{base}{name}")).await?;
-        bytes += b.len();
-        if let Some(f) = progress {
-            let p = Object::new();
-            let _ = Reflect::set(&p, &"file".into(), &name.as_str().into());
-            let _ = Reflect::set(&p, &"filesLoaded".into(), &((i + 2) as f64).into());
-            let _ = Reflect::set(&p, &"filesTotal".into(), &(total as f64).into());
-            let _ = Reflect::set(&p, &"bytesLoaded".into(), &(bytes as f64).into());
-            let _ = f.call1(&JsValue::NULL, &p);
-        }
-        files.insert(name, b);
-    }
-    Ok(files)
 }
 
 /// A labelled set traced once: accuracy, cost and exit histogram for any thresholds.
