@@ -20,6 +20,7 @@ from .calibrate import calibrate, evaluate_thresholds, softmax_conf
 from .data import DATASETS, to_input
 from .exitnet import count_part_macs, exit_costs, plain_exit_set, run_parts, PlainNet
 from .exporter import export_bundle, write_pack, export_onnx, sha256_bytes
+from .oppoints import main as calibpack_operating_points
 
 ROOT = T.ROOT                      # models/
 WORK = T.WORK
@@ -225,6 +226,7 @@ def main(argv=None):
         json.dump(results, f, indent=1)
     from .report import write_report
     write_report(results, os.path.join(ROOT, "REPORT.md"))
+    calibpack_operating_points([])   # after the report: operating-points.json + its REPORT.md section
     total = sum(os.path.getsize(os.path.join(ROOT, n, f)) for n in BUNDLES
                 for f in os.listdir(os.path.join(ROOT, n)))
     log(f"bundles total {total} bytes; report written in {time.time() - t0:.0f}s")
