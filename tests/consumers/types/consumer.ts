@@ -68,6 +68,10 @@ export async function demo(source: BundleSource, image: ImageLike): Promise<stri
   };
   const model: Model = await Model.load(source, options);
   const name: BackendName = notAny(model.backend);
+  const why: string | undefined = notAny(model.fallbackReason);
+  if (why !== undefined) lines.push(`on the CPU because ${why}`);
+  const forced: LoadOptions = { backend: "webgpu" satisfies BackendChoice };
+  lines.push(`could force ${forced.backend}`);
 
   const info: ModelInfo = notAny(model.info());
   const exits: ExitInfo[] = info.exits;
