@@ -5,7 +5,8 @@
 mod support;
 
 use exitwise::js::Model;
-use js_sys::{Array, Float32Array, Map, Object, Reflect, Uint8Array};
+use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array};
+use support::js::*;
 use support::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -13,25 +14,9 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn source(files: &Files) -> JsValue {
-    let m = Map::new();
-    for (k, v) in files {
-        m.set(&k.into(), &Uint8Array::from(&v[..]));
-    }
-    m.into()
-}
-
-fn get(v: &JsValue, k: &str) -> JsValue {
-    Reflect::get(v, &k.into()).unwrap()
-}
-
 fn code(e: JsValue) -> String {
     assert!(e.is_instance_of::<js_sys::Error>(), "errors are JS Errors");
     get(&e, "code").as_string().unwrap()
-}
-
-fn thresholds(t: &[f64]) -> JsValue {
-    t.iter().map(|&x| JsValue::from(x)).collect::<Array>().into()
 }
 
 /// Settles a running call's Promise.

@@ -9,7 +9,8 @@
 mod support;
 
 use exitwise::js::Model;
-use js_sys::{Array, Float32Array, Map, Object, Reflect, Uint8Array};
+use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array};
+use support::js::*;
 use support::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -17,24 +18,8 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn source(files: &Files) -> JsValue {
-    let m = Map::new();
-    for (k, v) in files {
-        m.set(&k.into(), &Uint8Array::from(&v[..]));
-    }
-    m.into()
-}
-
-fn get(v: &JsValue, k: &str) -> JsValue {
-    Reflect::get(v, &k.into()).unwrap()
-}
-
 fn num(v: &JsValue, k: &str) -> f64 {
     get(v, k).as_f64().unwrap_or_else(|| panic!("{k} is not a number"))
-}
-
-fn thresholds(t: &[f64]) -> JsValue {
-    t.iter().map(|&x| JsValue::from(x)).collect::<Array>().into()
 }
 
 fn options(backend: &str) -> JsValue {

@@ -144,7 +144,9 @@ def costs(man, seg_macs, exit_macs):
 
 def run_bundle(bundle, man, x):
     """Every part once, in the runtime's step order (segment k, then the exits after k in list
-    order); `inputs[i]` binds to the graph's i-th input, `outputs[j]` names its j-th output."""
+    order); `inputs[i]` binds to the graph's i-th input, `outputs[j]` names its j-th output.
+    exporter.onnx_run_chain does the same, but importing exporter imports torch, which this
+    script must not need."""
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod onnx;
+#[cfg(target_arch = "wasm32")]
+pub mod js;
 
 use onnx::{Graph, Lcg};
 use std::collections::BTreeMap;
