@@ -97,7 +97,7 @@ const log = (...a) => console.error("bench:", ...a);
 function stage(label, ms, promise, abort) {
   let timer;
   const timeout = new Promise((_, fail) => {
-    timer = setTimeout(() => fail(new Error(`${label}: timed out after ${ms / 1000} s`)), ms);
+    timer = setTimeout(() => fail(new Error(`timed out after ${ms / 1000} s`)), ms);
   });
   return Promise.race([promise, timeout, abort].filter(Boolean)).then(
     (v) => (clearTimeout(timer), v),
