@@ -1,17 +1,24 @@
-// exitwise demo — the page. All inference runs in two module workers (web/worker.js):
-//   interactive: trace the current input once, decide() for every slider move, classify();
-//   evaluator:   trace the test pack once, summary() for every slider move, frontier, calibrate.
+// exitwise demo — the page. All inference runs in one module worker (web/worker.js), which
+// holds the only copy of the model: it traces the current input once and answers decide() for
+// every slider move, times real early-exit runs against the plain network, traces the test
+// pack and answers summary() for every slider move, the frontier and calibrate(). The worker
+// runs one request at a time, so a timing never shares it with other work; long jobs (tracing
+// or timing the test pack) are sent as many short requests, so slider answers slip in between.
 // Slider moves are coalesced (latest wins) so the page never queues stale work.
 
-import { WorkerClient, Coalescer } from "./client.js";
+import { WorkerClient, Coalescer, cancelled } from "./client.js";
 import { DrawPad } from "./draw.js";
 import * as fmt from "./format.js";
 import { el, paint, inputToImage, renderGallery, Diagram, ExitBars, Histogram, TradeoffPlot } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 const GALLERY = 48;
-const CLASSIFY_DEBOUNCE_MS = 150;
-const CLASSIFY_RUNS = 5; // the latency shown is the median of this many classify() runs
+const TIME_DEBOUNCE_MS = 150; // after the last slider move, time the current input
+const PACK_DEBOUNCE_MS = 500; // … and then the test pack
+// Test-pack requests are sized to take about this long, so a slider's decide() queued behind
+// one waits no longer. Tracing goes in multiples of the library's 64-image batches.
+const CHUNK_TARGET_MS = 200;
+const EVAL_BATCH = 64;
 const MAX_UPLOAD_SIDE = 1024;
 // `?backend=cpu|webgpu` forces a backend; by default the library picks (WebGPU if usable).
 const BACKEND = new URLSearchParams(location.search).get("backend") || "auto";
@@ -21,8 +28,7 @@ const state = {
   entry: null,
   info: null,
   thresholds: [],
-  interactive: null,
-  evaluator: null,
+  worker: null,
   generation: 0,
   nextInput: 1,
   current: null, // { id, input, trace, meta }
@@ -32,8 +38,14 @@ const state = {
   gallery: [],
   upload: null, // { image: ImageData, name }
   evaluated: false,
+  tracing: null, // while the test pack is traced and swept: { decides, worstDecideMs }
+  plotted: false, // the frontier is drawn
+  lastSummary: null,
   finalAccuracy: null,
-  classifyTimer: 0,
+  plainKind: "plain",
+  timeTimer: 0,
+  packTimer: 0,
+  packRun: 0, // id of the newest test-pack timing; older ones stop
 };
 
 const diagram = new Diagram($("diagram"));
@@ -75,16 +87,42 @@ function measure(name, t0) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Coalesced requests
+// Requests
+
+/** A request to the worker for the current model; answers for an older model are dropped. */
+async function ask(type, args, opts) {
+  const generation = state.generation;
+  try {
+    const result = await state.worker.request(type, args, opts);
+    if (generation !== state.generation) throw cancelled();
+    return result;
+  } catch (e) {
+    if (generation !== state.generation) throw cancelled();
+    throw e;
+  }
+}
 
 const traceQ = new Coalescer(
-  (args) => state.interactive.request("trace", { source: args }),
+  (args) => ask("trace", { source: args }),
   (res) => onTrace(res),
   fail,
 );
 
 const decideQ = new Coalescer(
-  (args) => state.interactive.request("decide", args),
+  async (args) => {
+    const t0 = performance.now();
+    const res = await ask("decide", args);
+    // Slider answers while the test pack is traced: how many, and the longest wait.
+    const tracing = state.tracing;
+    if (tracing) {
+      tracing.decides++;
+      tracing.worstDecideMs = Math.max(tracing.worstDecideMs, performance.now() - t0);
+      const d = $("testset").dataset;
+      d.decidesWhileTracing = tracing.decides;
+      d.worstDecideMs = tracing.worstDecideMs;
+    }
+    return res;
+  },
   (res) => {
     if (state.current && res.id === state.current.id) renderDecision(res.decision, res.thresholds);
   },
@@ -92,7 +130,7 @@ const decideQ = new Coalescer(
 );
 
 const summaryQ = new Coalescer(
-  (args) => state.evaluator.request("summary", args),
+  (args) => ask("summary", args),
   (summary) => renderSummary(summary),
   fail,
 );
@@ -128,15 +166,23 @@ async function loadModel(entry) {
   const generation = ++state.generation;
   state.entry = entry;
   state.evaluated = false;
+  state.plotted = false;
+  state.lastSummary = null;
   state.current = null;
   state.upload = null;
   document.body.dataset.ready = "false";
+  state.tracing = null;
   $("testset").dataset.done = "false";
-  if (state.interactive) state.interactive.terminate();
-  if (state.evaluator) state.evaluator.terminate();
-  clearTimeout(state.classifyTimer);
-  state.interactive = new WorkerClient("exitwise-interactive");
-  state.evaluator = new WorkerClient("exitwise-evaluator");
+  clearTimeout(state.timeTimer);
+  clearTimeout(state.packTimer);
+  state.packRun++;
+  // One worker for the page's lifetime: a new model replaces the old one inside it (requests
+  // already queued for the old model finish first, and ask() drops their answers).
+  if (state.worker && state.worker.broken) {
+    state.worker.terminate();
+    state.worker = null;
+  }
+  if (!state.worker) state.worker = new WorkerClient("exitwise");
   const url = new URL(entry.path.endsWith("/") ? entry.path : `${entry.path}/`, location.href).href;
   const params = new URLSearchParams(location.search);
   if (params.get("model") !== entry.name) {
@@ -147,7 +193,7 @@ async function loadModel(entry) {
   resetTestPanel("waiting for the model…");
   let loaded;
   try {
-    loaded = await state.interactive.request(
+    loaded = await ask(
       "load",
       { url, gallery: GALLERY, backend: BACKEND },
       {
@@ -165,11 +211,13 @@ async function loadModel(entry) {
   if (generation !== state.generation) return;
   notice("");
   setupModel(loaded);
-  evaluateTestPack(url, generation);
+  evaluateTestPack(loaded);
 }
 
-function setupModel({ info, backend, fallbackReason, gallery }) {
+function setupModel({ info, backend, fallbackReason, gallery, plainKind }) {
   state.info = info;
+  state.plainKind = plainKind;
+  resetTiming();
   $("backend").textContent = `backend: ${backend}`;
   $("backend").dataset.backend = backend;
   $("backend").title = fallbackReason ? `On the CPU: ${fallbackReason}` : `The backend running the model (${BACKEND} asked)`;
@@ -233,8 +281,9 @@ function setThresholds(t, from) {
     s.output.textContent = fmt.conf(t[i]);
   });
   if (state.current) decideQ.push({ id: state.current.id, thresholds: state.thresholds });
-  if (state.evaluated) summaryQ.push({ kind: "test", thresholds: state.thresholds });
-  scheduleClassify();
+  if (state.evaluated) summaryQ.push({ thresholds: state.thresholds });
+  scheduleTiming();
+  schedulePackTiming();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,9 +310,8 @@ function onTrace(res) {
   if (meta.kind !== "test") state.gallery.forEach((b) => b.setAttribute("aria-pressed", "false"));
   paint($("seen"), inputToImage(res.input, state.info));
   $("seen-caption").textContent = meta.caption || "the input";
-  $("result").dataset.input = meta.kind === "test" ? `test:${meta.index}` : meta.kind;
   decideQ.push({ id: res.id, thresholds: state.thresholds });
-  scheduleClassify();
+  scheduleTiming();
 }
 
 function renderDecision(d, thresholds) {
@@ -287,6 +335,8 @@ function renderDecision(d, thresholds) {
   diagram.update(d);
   bars.update(current.trace, thresholds, d);
   const r = $("result").dataset;
+  // Which input the figures are for: set with them, so the two never disagree.
+  r.input = meta.kind === "test" ? `test:${meta.index}` : meta.kind;
   r.exit = d.exit;
   r.exitName = d.exitName;
   r.label = d.label;
@@ -297,31 +347,144 @@ function renderDecision(d, thresholds) {
   measure("exitwise:decision", t0);
 }
 
-function scheduleClassify() {
-  clearTimeout(state.classifyTimer);
-  $("latency-box").classList.add("stale");
-  state.classifyTimer = setTimeout(async () => {
+// ---------------------------------------------------------------------------------------------
+// Time: measured, never estimated
+
+function mean(xs) {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/** "0.21 ms vs 0.54 ms plain" (or "… with every exit evaluated" where there is no plain run). */
+function versus(exitMs, plainMs) {
+  return state.plainKind === "plain" ? `${fmt.ms(exitMs)} vs ${fmt.ms(plainMs)} plain` : `${fmt.ms(exitMs)} vs ${fmt.ms(plainMs)} with every exit evaluated`;
+}
+
+/** The time-saved figure: `value` and `sub`, or "measuring…" while what it showed is stale. */
+function setTimeFigure(box, valueEl, subEl, { value, sub, negative = false, pending = false }) {
+  box.classList.toggle("stale", pending);
+  valueEl.classList.toggle("pending", pending);
+  valueEl.classList.toggle("negative", !pending && negative);
+  valueEl.textContent = pending ? "measuring…" : value;
+  if (sub !== undefined) subEl.textContent = sub;
+}
+
+function resetTiming() {
+  const label = state.plainKind === "plain" ? "time saved" : "time saved vs every exit evaluated";
+  $("time-label").textContent = label;
+  $("pack-time-label").textContent = `mean ${label}`;
+  for (const id of ["latency-box", "pack-time-box"]) {
+    const d = $(id).dataset;
+    for (const k of Object.keys(d)) delete d[k];
+  }
+  setTimeFigure($("latency-box"), $("latency"), $("latency-sub"), { pending: true, sub: "waiting for an input" });
+  setTimeFigure($("pack-time-box"), $("pack-time"), $("pack-time-sub"), { pending: true, sub: "after the test pack is traced" });
+}
+
+/**
+ * Times the current input at the current thresholds after a pause. `again`: the same input and
+ * thresholds once more (after the test pack's tracing, whose wasm compilation and allocations
+ * can slow the first runs), keeping the figure shown until the new one is in.
+ */
+function scheduleTiming({ again = false } = {}) {
+  clearTimeout(state.timeTimer);
+  if (!again) setTimeFigure($("latency-box"), $("latency"), $("latency-sub"), { pending: true });
+  state.timeTimer = setTimeout(async () => {
     const cur = state.current;
     if (!cur) return;
     const thresholds = state.thresholds.slice();
     try {
-      const res = await state.interactive.request("classify", { id: cur.id, thresholds, repeat: CLASSIFY_RUNS });
+      const res = await ask("time", { id: cur.id, thresholds });
       if (state.current !== cur || thresholds.join() !== state.thresholds.join()) return;
-      const c = res.result;
-      const median = res.times.slice().sort((a, b) => a - b)[res.times.length >> 1];
-      $("latency").textContent = fmt.ms(median);
-      $("latency-sub").textContent = `classify() → ${c.exitName}, median of ${res.times.length} runs`;
-      $("latency-box").title = `A real early-exit run at these thresholds: ${c.exitName} fired, ${fmt.pct(c.flopsSaved)} FLOPs saved; runs: ${res.times.map(fmt.ms).join(", ")}`;
-      $("latency-box").classList.remove("stale");
-      const d = $("latency-box").dataset;
-      d.elapsedMs = median;
-      d.exit = c.exit;
-      d.flopsSaved = c.flopsSaved;
-      d.thresholds = thresholds.join(",");
+      renderTiming(res);
     } catch (e) {
       fail(e);
     }
-  }, CLASSIFY_DEBOUNCE_MS);
+  }, TIME_DEBOUNCE_MS);
+}
+
+function renderTiming(res) {
+  const c = res.result;
+  const exitMs = mean(res.exitTimes);
+  const plainMs = mean(res.plainTimes);
+  const runs = res.exitTimes.length;
+  const box = $("latency-box");
+  const d = box.dataset;
+  d.elapsedMs = exitMs;
+  d.exit = c.exit;
+  d.flopsSaved = c.flopsSaved;
+  d.runs = runs;
+  d.plainKind = res.plainKind;
+  d.thresholds = res.thresholds.join(",");
+  const order = `${runs} runs of each, alternating, in the page's one worker`;
+  if (!res.plainComplete) {
+    // No classifyFull in this package, and an exit is 100 % confident even at threshold 1.00.
+    delete d.plainMs;
+    delete d.timeSaved;
+    setTimeFigure(box, $("latency"), $("latency-sub"), { value: fmt.ms(exitMs), sub: `no plain run to compare: ${res.plainExitName} fires even at thresholds 1.00` });
+    box.title = `A real early-exit run at these thresholds (${c.exitName} fired): mean of ${order}`;
+    return;
+  }
+  const saved = plainMs > 0 ? 1 - exitMs / plainMs : NaN;
+  d.plainMs = plainMs;
+  d.timeSaved = saved;
+  setTimeFigure(box, $("latency"), $("latency-sub"), {
+    value: Number.isFinite(saved) ? fmt.pct(saved) : "–",
+    sub: versus(exitMs, plainMs),
+    negative: saved < 0,
+  });
+  box.title =
+    `Wall time of classify() at these thresholds (${c.exitName} fired, ${fmt.pct(c.flopsSaved)} FLOPs saved) against ` +
+    `${res.plainKind === "plain" ? "the plain network (classifyFull)" : "classify() with every threshold at 1.00"}: mean of ${order}, ` +
+    `as the library's elapsedMs. Early exit: ${res.exitTimes.map(fmt.ms).join(", ")}. Plain: ${res.plainTimes.map(fmt.ms).join(", ")}.`;
+}
+
+/** Times the whole test pack at the current thresholds, a chunk per request, after a pause. */
+function schedulePackTiming() {
+  clearTimeout(state.packTimer);
+  const run = ++state.packRun;
+  if (!state.evaluated) return;
+  setTimeFigure($("pack-time-box"), $("pack-time"), $("pack-time-sub"), { pending: true, sub: "at these thresholds" });
+  state.packTimer = setTimeout(() => timePack(run).catch(fail), PACK_DEBOUNCE_MS);
+}
+
+async function timePack(run) {
+  const thresholds = state.thresholds.slice();
+  const total = state.testCount;
+  const sums = { exitMs: 0, plainMs: 0, exitMacs: 0, plainMacs: 0, notPlain: 0 };
+  let from = 0, count = 16;
+  while (from < total) {
+    if (run !== state.packRun) return; // thresholds moved, or another model: start over later
+    const res = await ask("timePack", { from, count, thresholds });
+    if (run !== state.packRun) return;
+    for (const k of Object.keys(sums)) sums[k] += res[k];
+    from += res.count;
+    $("pack-time-sub").textContent = `${fmt.int(from)} / ${fmt.int(total)} test images at these thresholds`;
+    // Size the next request to about CHUNK_TARGET_MS.
+    const ms = res.exitMs + res.plainMs;
+    count = Math.max(4, Math.min(500, Math.round(ms > 0 ? (res.count * CHUNK_TARGET_MS) / ms : res.count * 2)));
+  }
+  const exitMs = sums.exitMs / total;
+  const plainMs = sums.plainMs / total;
+  const saved = plainMs > 0 ? 1 - exitMs / plainMs : NaN;
+  const d = $("pack-time-box").dataset;
+  d.elapsedMs = exitMs;
+  d.plainMs = plainMs;
+  d.timeSaved = saved;
+  d.count = total;
+  d.meanMacs = sums.exitMacs / total;
+  d.plainMeanMacs = sums.plainMacs / total;
+  d.plainKind = state.plainKind;
+  d.notPlain = sums.notPlain;
+  d.thresholds = thresholds.join(",");
+  const caveat = sums.notPlain ? ` · ${fmt.int(sums.notPlain)} left early even at thresholds 1.00` : "";
+  setTimeFigure($("pack-time-box"), $("pack-time"), $("pack-time-sub"), {
+    value: Number.isFinite(saved) ? fmt.pct(saved) : "–",
+    sub: `${versus(exitMs, plainMs)} per image · ${fmt.int(total)} images${caveat}`,
+    negative: saved < 0,
+  });
+  $("pack-time-box").title =
+    `Mean wall time per test image: classify() at these thresholds against ${state.plainKind === "plain" ? "the plain network (classifyFull)" : "classify() with every threshold at 1.00"}, ` +
+    `one after the other for each image (alternating which goes first) in the page's one worker, as the library's elapsedMs.`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -426,37 +589,75 @@ function resetTestPanel(status) {
   $("calib-status").textContent = "";
 }
 
-async function evaluateTestPack(url, generation) {
-  const ev = state.evaluator;
+/**
+ * Traces the test pack in the one worker, a chunk per request, each sized to take about
+ * CHUNK_TARGET_MS: slider decide()s sent meanwhile are answered between two chunks.
+ */
+async function evaluateTestPack(loaded) {
+  const d = $("testset").dataset;
+  d.backend = loaded.backend;
+  for (const k of ["decidesWhileTracing", "worstDecideMs", "chunks", "largestChunkMs", "tracedMs", "sweepMs", "sweepRequests", "largestSweepMs"]) delete d[k];
+  if (!loaded.info.hasTestPack) {
+    $("eval-status").textContent = "This bundle has no test pack.";
+    $("eval-progress").hidden = true;
+    setTimeFigure($("pack-time-box"), $("pack-time"), $("pack-time-sub"), { value: "–", sub: "this bundle has no test pack" });
+    return;
+  }
+  const total = loaded.testCount;
+  state.testCount = total;
+  $("eval-status").textContent = `Tracing ${fmt.int(total)} test images through every exit…`;
+  const tracing = (state.tracing = { decides: 0, worstDecideMs: 0 });
   try {
-    const loaded = await ev.request("load", { url, backend: BACKEND });
-    $("testset").dataset.backend = loaded.backend;
-    if (!loaded.info.hasTestPack) {
-      $("eval-status").textContent = "This bundle has no test pack.";
-      $("eval-progress").hidden = true;
-      return;
+    let from = 0, batches = 1, chunks = 0, largest = 0;
+    while (from < total) {
+      const chunk = await ask("evalChunk", { from, count: batches * EVAL_BATCH });
+      chunks++;
+      largest = Math.max(largest, chunk.ms);
+      from = chunk.done;
+      $("eval-progress").value = from / total;
+      $("eval-status").textContent = `Tracing test images through every exit: ${fmt.int(from)} / ${fmt.int(total)}`;
+      batches = Math.max(1, Math.min(8, Math.round((batches * CHUNK_TARGET_MS) / Math.max(chunk.ms, 1))));
     }
-    $("eval-status").textContent = `Tracing ${fmt.int(loaded.testCount)} test images through every exit…`;
-    const res = await ev.request("evaluate", { kind: "test" }, {
-      onProgress: (p) => {
-        $("eval-progress").value = p.done / p.total;
-        $("eval-status").textContent =
-          p.done < p.total
-            ? `Tracing test images through every exit: ${fmt.int(p.done)} / ${fmt.int(p.total)}`
-            : `${fmt.int(p.total)} test images traced; sweeping thresholds for the frontier…`;
-      },
-    });
-    if (generation !== state.generation) return;
-    const summary0 = await ev.request("summary", { kind: "test", thresholds: state.thresholds });
+    const res = await ask("evalFinish");
+    const summary0 = await ask("summary", { thresholds: state.thresholds });
+    d.chunks = chunks;
+    d.largestChunkMs = largest;
+    d.tracedMs = res.elapsedMs;
     state.finalAccuracy = summary0.finalAccuracy;
+    const traced = `${fmt.int(res.count)} test images traced in ${fmt.ms(res.elapsedMs)} (${chunks} requests, ≤ ${fmt.ms(largest)} each)`;
+    $("eval-status").textContent = `${traced}; sweeping thresholds for the frontier…`;
+    histogram.build(state.info, res.exitAccuracies);
+    state.evaluated = true;
+    summaryQ.push({ thresholds: state.thresholds });
+
+    // The frontier: a sweep over the threshold grid, also in short requests.
+    let done = 0, count = 256, requests = 0, sweepMs = 0, largestSweep = 0, swept;
+    while (done < res.sweepTotal) {
+      swept = await ask("sweep", { from: done, count });
+      requests++;
+      sweepMs += swept.ms;
+      largestSweep = Math.max(largestSweep, swept.ms);
+      done = swept.done;
+      $("eval-progress").value = done / swept.total;
+      count = Math.max(16, Math.round((count * CHUNK_TARGET_MS) / Math.max(swept.ms, 1)));
+    }
+    d.sweepMs = sweepMs;
+    d.sweepRequests = requests;
+    d.largestSweepMs = largestSweep;
+    state.tracing = null;
     $("eval-progress").value = 1;
     $("eval-progress").hidden = true;
-    $("eval-status").textContent = `${fmt.int(res.count)} test images traced in ${fmt.ms(res.elapsedMs)}; every slider move re-scores them all.`;
-    histogram.build(state.info, res.exitAccuracies);
-    plot.build(res.frontier, summary0.finalAccuracy, res.uniform);
-    state.evaluated = true;
-    summaryQ.push({ kind: "test", thresholds: state.thresholds });
+    const answers = tracing.decides ? ` Slider answers meanwhile took ≤ ${fmt.ms(tracing.worstDecideMs)}.` : "";
+    $("eval-status").textContent =
+      `${traced}, the frontier swept in ${fmt.ms(sweepMs)} (${requests} requests, ≤ ${fmt.ms(largestSweep)} each); ` +
+      `every slider move re-scores them all.${answers}`;
+    plot.build(swept.frontier, summary0.finalAccuracy, res.uniform);
+    state.plotted = true;
+    if (state.lastSummary) renderSummary(state.lastSummary);
+    scheduleTiming({ again: true });
+    schedulePackTiming();
   } catch (e) {
+    if (state.tracing === tracing) state.tracing = null;
     if (ignorable(e)) return;
     $("eval-status").textContent = `Evaluation failed: ${describe(e)}`;
   }
@@ -472,13 +673,15 @@ function renderSummary(s) {
   $("mean-saved").classList.toggle("negative", s.macsSavedFraction < 0);
   $("mean-macs").textContent = `${fmt.macs(s.meanMacs)} of ${fmt.macs(s.macsFull)} MACs per image`;
   histogram.update(s);
-  plot.update(s);
+  state.lastSummary = s;
+  if (state.plotted) plot.update(s);
   const d = $("testset").dataset;
   d.accuracy = s.accuracy;
   d.macsSavedFraction = s.macsSavedFraction;
   d.count = s.count;
   d.thresholds = s.thresholds.map(fmt.snap).join(",");
-  d.done = "true";
+  // Done when the numbers and the frontier are both there.
+  d.done = String(!!state.plotted);
   measure("exitwise:summary", t0);
 }
 
@@ -496,9 +699,9 @@ async function calibrate() {
   const progress = $("calib-progress");
   const generation = state.generation;
   button.disabled = true;
-  status.textContent = state.evaluated ? "Calibrating…" : "Waiting for the test-pack evaluation…";
+  status.textContent = "Calibrating…";
   try {
-    const res = await state.evaluator.request("calibrate", { maxDrop }, {
+    const res = await ask("calibrate", { maxDrop }, {
       onProgress: (p) => {
         progress.hidden = false;
         progress.value = p.done / p.total;
@@ -511,7 +714,8 @@ async function calibrate() {
     const s = res.summary;
     status.textContent =
       `On ${fmt.int(res.count)} held-out calibration images: ${fmt.pct(s.accuracy)} accurate ` +
-      `(plain ${fmt.pct(s.finalAccuracy)}), ${fmt.pct(s.macsSavedFraction)} FLOPs saved. Thresholds ${t.map(fmt.conf).join(", ")}.`;
+      `(plain ${fmt.pct(s.finalAccuracy)}), ${fmt.pct(s.macsSavedFraction)} FLOPs saved. Thresholds ${t.map(fmt.conf).join(", ")}. ` +
+      `(${fmt.ms(res.elapsedMs)} in the worker, which answered nothing else meanwhile.)`;
     $("calibrate").dataset.thresholds = t.join(",");
   } catch (e) {
     if (ignorable(e)) return;

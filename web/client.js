@@ -1,4 +1,4 @@
-// exitwise demo — talking to the inference workers.
+// exitwise demo — talking to the inference worker.
 
 /** A module worker (web/worker.js) behind a promise-per-request interface. */
 export class WorkerClient {
@@ -8,10 +8,12 @@ export class WorkerClient {
     this.nextId = 1;
     this.pending = new Map();
     this.closed = false;
+    this.broken = null; // the error that ended the worker, if one did
     this.worker.onmessage = (event) => this.receive(event.data);
     this.worker.onerror = (event) => {
       event.preventDefault();
-      this.failAll(new Error(`${name} worker failed: ${event.message || "could not start"}`));
+      this.broken = new Error(`${name} worker failed: ${event.message || "could not start"}`);
+      this.failAll(this.broken);
     };
   }
 
@@ -41,6 +43,7 @@ export class WorkerClient {
   /** Sends a request; resolves with the worker's result. */
   request(type, args = {}, { onProgress, transfer } = {}) {
     if (this.closed) return Promise.reject(cancelled());
+    if (this.broken) return Promise.reject(this.broken);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onProgress });

@@ -238,7 +238,7 @@ export class Histogram {
       const acc = exitAccuracies ? ` (alone: ${fmt.pct(exitAccuracies[i])} accurate)` : "";
       const row = el(
         "div",
-        { class: "hist-row", title: `${ex.name}${acc}` },
+        { class: "hist-row", title: `${ex.name}${acc}`, "data-exit-accuracy": exitAccuracies ? String(exitAccuracies[i]) : undefined },
         el("span", { class: "bar-name", text: ex.name }),
         el("div", { class: "bar-track" }, fill),
         value,
@@ -313,6 +313,10 @@ export class TradeoffPlot {
     const dots = svg("g", { class: "frontier-pts" });
     for (const p of pts) {
       const c = svg("circle", { cx: X(p.macsSavedFraction), cy: Y(p.accuracy), r: 3.2 });
+      // The exact values, for tests and tools (the drawn position is rounded).
+      c.dataset.thresholds = p.thresholds.join(",");
+      c.dataset.accuracy = String(p.accuracy);
+      c.dataset.saved = String(p.macsSavedFraction);
       c.append(svg("title", {}, `${fmt.pct(p.accuracy)} accurate, ${fmt.pct(p.macsSavedFraction)} FLOPs saved at thresholds ${p.thresholds.map(fmt.conf).join(", ")} — click to use`));
       c.addEventListener("click", () => this.onPick(p.thresholds));
       dots.append(c);
