@@ -56,9 +56,13 @@ function launch(extra = []) {
   return chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: [...CHROME_ARGS, ...extra] });
 }
 
-/** A fresh page that records console errors, page errors and worker errors. */
-async function open(t, { viewport = DESKTOP, query = "", on = browser } = {}) {
+/**
+ * A fresh page that records console errors, page errors and worker errors. `init` (a function)
+ * runs in the page before any of its scripts.
+ */
+async function open(t, { viewport = DESKTOP, query = "", on = browser, init = null } = {}) {
   const context = await on.newContext({ viewport, deviceScaleFactor: 1 });
+  if (init) await context.addInitScript(init);
   const page = await context.newPage();
   const errors = [];
   page.on("console", (m) => {
@@ -272,6 +276,151 @@ test("moving a slider changes the fired exit and FLOPs exactly as decide() says"
 });
 
 // ---------------------------------------------------------------------------------------------
+// Time: measured, in the page's one worker
+
+function msText(x) {
+  return x < 1 ? `${x.toFixed(2)} ms` : x < 100 ? `${x.toFixed(1)} ms` : `${Math.round(x)} ms`;
+}
+
+async function timeData(page, id) {
+  return page.$eval(id, (e) => ({
+    ...Object.fromEntries(Object.entries(e.dataset)),
+    value: e.querySelector(".fig-value").textContent,
+    sub: e.querySelector(".fig-sub").textContent,
+    label: e.querySelector(".fig-label").textContent,
+  }));
+}
+
+/** The plain run the page must use: classifyFull where the package has it. */
+async function plainKind(page, path) {
+  return (await lib(page, path, 'return typeof model.classifyFull === "function";')) ? "plain" : "every exit evaluated";
+}
+
+function checkTimes(d, kind, note) {
+  const exitMs = +d.elapsedMs, plainMs = +d.plainMs, saved = +d.timeSaved;
+  assert.ok(Number.isFinite(exitMs) && exitMs > 0, `${note}: early-exit time ${d.elapsedMs}`);
+  assert.ok(Number.isFinite(plainMs) && plainMs > 0, `${note}: plain time ${d.plainMs}`);
+  assert.equal(saved, 1 - exitMs / plainMs, `${note}: time saved = 1 − early exit / plain`);
+  assert.equal(d.plainKind, kind, `${note}: the plain run`);
+  assert.equal(d.value, pctText(saved), `${note}: time saved text`);
+  const tail = kind === "plain" ? "plain" : "with every exit evaluated";
+  assert.ok(d.sub.includes(`${msText(exitMs)} vs ${msText(plainMs)} ${tail}`), `${note}: "${d.sub}"`);
+  assert.match(d.label, kind === "plain" ? /^(mean )?time saved$/ : /time saved vs every exit evaluated/);
+}
+
+test("time saved is measured, for one image and over the whole test pack", { timeout: 2 * LONG }, async (t) => {
+  const page = await open(t);
+  const m = models[0];
+  const kind = await plainKind(page, m.path);
+  t.diagnostic(`plain run: ${kind}`);
+  const values = await sliderValues(page);
+  // One image: the figure beside FLOPs saved.
+  await waitThresholds(page, "#latency-box", values);
+  const one = await timeData(page, "#latency-box");
+  checkTimes(one, kind, "one image");
+  assert.ok(+one.runs >= 9, `runs of each: ${one.runs}`);
+  const order = await page.$$eval("#result .figures .fig-label", (ls) => ls.map((l) => l.textContent));
+  assert.equal(order.indexOf(one.label), order.indexOf("FLOPs saved") + 1, "time saved sits next to FLOPs saved");
+  t.diagnostic(`one image (${m.name}): ${one.value}: ${one.sub} (${one.runs} runs each)`);
+
+  // The test pack: every image, early exit and plain, at the current thresholds.
+  if (!(await lib(page, m.path, "return model.info().hasTestPack;"))) return t.skip("the first model has no test pack");
+  await waitThresholds(page, "#pack-time-box", values);
+  const pack = await timeData(page, "#pack-time-box");
+  checkTimes(pack, kind, "test pack");
+  const ref = await lib(page, m.path, `
+    const set = model.testPack();
+    const ev = await model.evaluate(set.images, set.labels);
+    const s = ev.summary(arg);
+    ev.free();
+    return { count: set.count, meanMacs: s.meanMacs, macsFull: model.info().macsFull };
+  `, values);
+  assert.equal(+pack.count, ref.count, "every test image was timed");
+  assert.equal(+pack.meanMacs, ref.meanMacs, "the timed runs executed the MACs Evaluation.summary counts at these thresholds");
+  if (kind === "plain") assert.equal(+pack.plainMeanMacs, ref.macsFull, "the plain runs executed the plain network");
+  assert.ok(pack.sub.includes(`per image · ${ref.count.toLocaleString("en-US").replace(/,/g, "\u202f")} images`), pack.sub);
+  t.diagnostic(`test pack (${m.name}): ${pack.value}: ${pack.sub}`);
+
+  // A slider move: both figures say "measuring…" (no stale time) until measured again.
+  const target = [values[0] >= 0.5 ? values[0] - 0.2 : values[0] + 0.2, ...values.slice(1)].map((x) => Math.round(x * 100) / 100);
+  await page.locator("#thr-0").fill(String(target[0]));
+  for (const id of ["#latency", "#pack-time"]) assert.equal(await page.textContent(id), "measuring…", `${id} right after the move`);
+  await waitThresholds(page, "#latency-box", target);
+  checkTimes(await timeData(page, "#latency-box"), kind, "one image, moved");
+  await waitThresholds(page, "#pack-time-box", target);
+  const moved = await timeData(page, "#pack-time-box");
+  checkTimes(moved, kind, "test pack, moved");
+  t.diagnostic(`test pack at ${target.join(",")}: ${moved.value}: ${moved.sub}`);
+  await shot(page, "desktop-9-time", true);
+  noErrors(page);
+});
+
+test("one worker runs the model, and it is the only one the page ever starts", { timeout: (1 + modelCount()) * LONG }, async (t) => {
+  const page = await open(t, {
+    init: () => {
+      const Native = window.Worker;
+      window.__workersStarted = 0;
+      window.Worker = class extends Native {
+        constructor(...args) {
+          super(...args);
+          window.__workersStarted++;
+        }
+      };
+    },
+  });
+  await page.waitForSelector("#testset[data-done=true]", { timeout: LONG });
+  assert.equal(await page.evaluate(() => window.__workersStarted), 1, "Worker constructions");
+  assert.equal(page.workers().length, 1, "live workers");
+  // Another model replaces the first inside the same worker.
+  if (models.length > 1) {
+    await page.selectOption("#model", "1");
+    await page.waitForFunction((name) => document.title.endsWith(name) && document.body.dataset.ready === "true", models[1].name, { timeout: LONG });
+    await page.waitForSelector("#testset[data-done=true]", { timeout: LONG });
+    assert.equal(await page.evaluate(() => window.__workersStarted), 1, "Worker constructions after a model switch");
+    assert.equal(page.workers().length, 1, "live workers after a model switch");
+  }
+  noErrors(page);
+});
+
+test("sliders keep answering while the test pack is traced", { timeout: LONG }, async (t) => {
+  // The slowest bundle to trace gives the longest window.
+  const m = models.find((x) => x.name === "resnet-fmnist") || models[0];
+  const page = await open(t, { query: `?model=${m.name}` });
+  if (!(await lib(page, m.path, "return model.info().hasTestPack;"))) return t.skip(`${m.name} has no test pack`);
+  const defaults = await sliderValues(page);
+  let answered = 0;
+  for (const v of [0.05, 0.5, 0.95, 0.3]) {
+    const target = [v, ...defaults.slice(1)];
+    const state = await page.evaluate(() => ({ done: document.getElementById("testset").dataset.done, progress: +document.getElementById("eval-progress").value }));
+    if (state.done === "true") break;
+    await page.locator("#thr-0").fill(String(v));
+    const at = await page.waitForFunction(
+      (want) => {
+        if (document.getElementById("result").dataset.thresholds !== want) return false;
+        return { done: document.getElementById("testset").dataset.done, progress: +document.getElementById("eval-progress").value };
+      },
+      target.join(","),
+      { timeout: LONG },
+    );
+    const seen = await at.jsonValue();
+    assert.equal(seen.done, "false", `the decide answer at ${v} came while the test pack was still being traced`);
+    answered++;
+    t.diagnostic(`decide answered at ${v} with the test pack ${(seen.progress * 100).toFixed(0)} % traced`);
+  }
+  assert.ok(answered >= 2, `slider answers during the tracing: ${answered}`);
+  await page.waitForSelector("#testset[data-done=true]", { timeout: LONG });
+  const d = await page.$eval("#testset", (e) => ({ ...e.dataset, status: document.getElementById("eval-status").textContent }));
+  assert.ok(+d.decidesWhileTracing >= answered, `decides counted while tracing: ${d.decidesWhileTracing}`);
+  assert.ok(+d.chunks > 1, `the pack was traced in ${d.chunks} requests`);
+  assert.ok(+d.worstDecideMs < +d.tracedMs / 2, `the longest slider wait (${d.worstDecideMs} ms) is far below the tracing (${d.tracedMs} ms)`);
+  assert.ok(+d.sweepRequests > 1, `the frontier was swept in ${d.sweepRequests} requests`);
+  assert.ok(+d.worstDecideMs < +d.sweepMs / 2, `the longest slider wait (${d.worstDecideMs} ms) is far below the sweep (${d.sweepMs} ms)`);
+  assert.match(d.status, /Slider answers meanwhile took/);
+  t.diagnostic(`${m.name}: ${d.status}`);
+  noErrors(page);
+});
+
+// ---------------------------------------------------------------------------------------------
 
 const execFileP = promisify(execFile);
 
@@ -346,6 +495,15 @@ test("the test-set panel matches Evaluation.summary and the CLI's eval; calibrat
       .map((p) => p.thresholds.map((x) => Math.round(x * 100) / 100));
   `);
   assert.equal(await page.$$eval("svg.plot .frontier-pts circle", (c) => c.length), frontier.length);
+  // Every point exactly as Evaluation.frontier of the whole pack (the page traced it in chunks).
+  const exact = await lib(page, m.path, `
+    return window.__ew.evaluation.frontier().sort((a, b) => a.macsSavedFraction - b.macsSavedFraction)
+      .map((p) => ({ thresholds: p.thresholds.join(","), accuracy: String(p.accuracy), saved: String(p.macsSavedFraction) }));
+  `);
+  const drawn = await page.$$eval("svg.plot .frontier-pts circle", (cs) => cs.map((c) => ({ thresholds: c.dataset.thresholds, accuracy: c.dataset.accuracy, saved: c.dataset.saved })));
+  assert.deepEqual(drawn, exact, "frontier = Evaluation.frontier");
+  const exitAcc = await lib(page, m.path, "return window.__ew.evaluation.exitAccuracies().map(String);");
+  assert.deepEqual(await page.$$eval("#hist .hist-row", (rs) => rs.map((r) => r.dataset.exitAccuracy)), exitAcc, "exit accuracies = Evaluation.exitAccuracies");
   const k = Math.floor(frontier.length / 2);
   await page.locator("svg.plot .frontier-pts circle").nth(k).dispatchEvent("click");
   await waitThresholds(page, "#testset", frontier[k]);
