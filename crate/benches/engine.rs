@@ -109,8 +109,8 @@ mod bench {
             let (_, inputs, outputs) = m.step_io(step);
             let args: Vec<TValue> = inputs.iter().map(|a| acts[a].clone()).collect();
             let out = match step {
-                Step::Segment(k) => b.run_segment(k, &args),
-                Step::Exit(e) => b.run_exit(e, &args),
+                Step::Segment(k) => b.run_segment(k, args),
+                Step::Exit(e) => b.run_exit(e, args),
             }
             .expect("part runs");
             for (name, v) in outputs.iter().zip(out) {
@@ -131,11 +131,11 @@ mod bench {
             match step {
                 Step::Segment(k) => {
                     let id = format!("seg{k}:{} ({} MACs)", m.segments[k].name, case.model.costs.segments[k]);
-                    g.bench_function(id, |bn| bn.iter(|| b.run_segment(k, black_box(&args)).expect("segment")));
+                    g.bench_function(id, |bn| bn.iter(|| b.run_segment(k, black_box(args.clone())).expect("segment")));
                 }
                 Step::Exit(e) => {
                     let id = format!("exit{e}:{} ({} MACs)", m.exits[e].name, case.model.costs.exits[e]);
-                    g.bench_function(id, |bn| bn.iter(|| b.run_exit(e, black_box(&args)).expect("exit")));
+                    g.bench_function(id, |bn| bn.iter(|| b.run_exit(e, black_box(args.clone())).expect("exit")));
                 }
             }
         }

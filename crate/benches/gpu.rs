@@ -75,8 +75,8 @@ mod bench {
             let (_, inputs, outputs) = m.step_io(step);
             let args = inputs.iter().map(|a| acts.get(a).cloned()).collect::<Option<Vec<_>>>().ok_or("a missing activation")?;
             let out = match step {
-                Step::Segment(k) => b.run_segment(k, &args),
-                Step::Exit(e) => b.run_exit(e, &args),
+                Step::Segment(k) => b.run_segment(k, args),
+                Step::Exit(e) => b.run_exit(e, args),
             }
             .map_err(|e| e.to_string())?;
             acts.extend(outputs.iter().cloned().zip(out));
@@ -105,13 +105,13 @@ mod bench {
             };
             let part = format!("{part} ({:.2} MMAC)", (macs * n as u64) as f64 / 1e6);
             let run_cpu = |a: &[TValue]| match step {
-                Step::Segment(k) => cb.run_segment(k, a),
-                Step::Exit(e) => cb.run_exit(e, a),
+                Step::Segment(k) => cb.run_segment(k, a.to_vec()),
+                Step::Exit(e) => cb.run_exit(e, a.to_vec()),
             };
             let run_gpu = |a: &[GpuTensor]| {
                 let out = match step {
-                    Step::Segment(k) => gb.run_segment(k, a),
-                    Step::Exit(e) => gb.run_exit(e, a),
+                    Step::Segment(k) => gb.run_segment(k, a.to_vec()),
+                    Step::Exit(e) => gb.run_exit(e, a.to_vec()),
                 };
                 out.and_then(|o| gb.finish().map(|_| o))
             };

@@ -6,10 +6,10 @@
 //! `classify_async`, `trace_async` and `trace_batch_async` hold the logic, and `classify`,
 //! `trace` and `trace_batch` drive them to completion (see [`crate::backend::wait`]).
 
-use crate::backend::{wait, Backend, HostTensor};
+use crate::backend::{wait, Backend};
 use crate::bundle::Bundle;
 use crate::error::{err, Error, ErrorCode, Result};
-use crate::input::normalize;
+use crate::input::{input_shape, normalize_into};
 use crate::manifest::{Manifest, Step, INPUT};
 use crate::rules::{argmax, confidence, softmax};
 use serde::{Deserialize, Serialize};
@@ -81,6 +81,9 @@ pub struct Costs {
     /// The plain network: all segments, the final classifier, and any exit head whose outputs
     /// the final classifier consumes (directly or through a segment).
     pub plain: u64,
+    /// Per exit: whether the plain network runs its head (the final classifier, and the heads
+    /// it consumes).
+    pub plain_exits: Vec<bool>,
 }
 
 impl Costs {
@@ -115,7 +118,108 @@ impl Costs {
         }
         let plain = segments.iter().sum::<u64>()
             + exits.iter().zip(&needed).filter(|(_, n)| **n).map(|(c, _)| c).sum::<u64>();
-        Costs { segments, exits, to_exit, plain }
+        Costs { segments, exits, to_exit, plain, plain_exits: needed }
+    }
+
+    /// Whether the plain network runs exit head `e`.
+    pub fn in_plain(&self, e: usize) -> bool {
+        self.plain_exits.get(e).copied().unwrap_or(false)
+    }
+}
+
+/// The result of classifying a batch with early exit ([`Model::classify_batch`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchClassification {
+    /// One per input, in order; each equal to what [`Model::classify`] gives for that input,
+    /// except `elapsed_ms`, which is 0 (the batch ran as one).
+    pub classifications: Vec<Classification>,
+    /// MACs executed over the whole batch.
+    pub macs_executed: u64,
+    /// MACs of the plain network over the whole batch.
+    pub macs_full: u64,
+    /// 1 − macs_executed / macs_full.
+    pub flops_saved: f64,
+    /// Wall time of the whole batch in milliseconds.
+    pub elapsed_ms: f64,
+    pub backend: String,
+}
+
+/// The dataflow between parts, compiled at load into slot indices so that a run does no name
+/// lookups.
+#[derive(Debug, Clone)]
+struct Flow {
+    steps: Vec<FlowStep>,
+    /// Number of activation slots; slot 0 is the input.
+    slots: usize,
+}
+
+#[derive(Debug, Clone)]
+struct FlowStep {
+    step: Step,
+    /// (slot, last use): an activation at its last use is moved into the part, not shared.
+    args: Vec<(usize, bool)>,
+    outputs: Vec<usize>,
+    /// For an exit: the slots of its logits and learned confidence.
+    exit: Option<(usize, Option<usize>)>,
+    /// Slots no later step reads (outputs only read back, or never used).
+    drops: Vec<usize>,
+}
+
+impl Flow {
+    /// The flow through `steps` (a subset of the manifest's, in order).
+    fn compile(m: &Manifest, steps: &[Step]) -> Result<Flow> {
+        let mut slot_of: HashMap<&str, usize> = HashMap::from([(INPUT, 0)]);
+        let mut last_use: Vec<usize> = vec![0];
+        let mut out = Vec::with_capacity(steps.len());
+        for (s, step) in steps.iter().enumerate() {
+            let (file, inputs, outputs) = m.step_io(*step);
+            let mut args = Vec::with_capacity(inputs.len());
+            for a in inputs {
+                let slot = *slot_of.get(a.as_str()).ok_or_else(|| {
+                    Error::new(ErrorCode::BadManifest, format!("{file}: input {a:?} is not produced before it"))
+                })?;
+                last_use[slot] = s;
+                args.push((slot, false));
+            }
+            let mut slots = Vec::with_capacity(outputs.len());
+            for o in outputs {
+                let slot = last_use.len();
+                last_use.push(s);
+                slot_of.insert(o.as_str(), slot);
+                slots.push(slot);
+            }
+            let exit = match step {
+                Step::Exit(e) => {
+                    let x = &m.exits[*e];
+                    let find = |name: &str| {
+                        slot_of.get(name).copied().ok_or_else(|| {
+                            Error::new(ErrorCode::BadManifest, format!("{}: {name:?} is not among its outputs", x.file))
+                        })
+                    };
+                    Some((find(&x.logits)?, x.confidence.as_deref().map(find).transpose()?))
+                }
+                Step::Segment(_) => None,
+            };
+            out.push(FlowStep { step: *step, args, outputs: slots, exit, drops: Vec::new() });
+        }
+        for (slot, &s) in last_use.iter().enumerate() {
+            let step = &mut out[s];
+            match step.args.iter_mut().find(|(a, _)| *a == slot) {
+                Some(arg) => arg.1 = true,
+                None => step.drops.push(slot),
+            }
+        }
+        // An input named twice by its last reader is shared, not moved, for all but the last.
+        for step in &mut out {
+            let n = step.args.len();
+            for i in 0..n {
+                if step.args[i].1 && step.args[i + 1..].iter().any(|(a, _)| *a == step.args[i].0) {
+                    step.args[i].1 = false;
+                }
+            }
+        }
+        Ok(Flow { steps: out, slots: last_use.len() })
     }
 }
 
@@ -124,9 +228,10 @@ pub struct Model<B: Backend> {
     pub bundle: Bundle,
     pub backend: B,
     pub costs: Costs,
-    steps: Vec<Step>,
-    /// After step s, the activations no later step needs.
-    drops: Vec<Vec<String>>,
+    /// Every part, in manifest order.
+    flow: Flow,
+    /// The plain network: segments, the final classifier and the exit heads it consumes.
+    plain: Flow,
 }
 
 /// Checks a threshold vector: one per early exit, each finite and in [0, 1].
@@ -153,20 +258,19 @@ impl<B: Backend> Model<B> {
 
     /// A model of `bundle` on a backend already prepared for it.
     pub fn with_backend(bundle: Bundle, backend: B) -> Result<Self> {
-        let steps = bundle.manifest.steps();
-        let mut last_use: HashMap<&str, usize> = HashMap::new();
-        for (s, step) in steps.iter().enumerate() {
-            let (_, inputs, outputs) = bundle.manifest.step_io(*step);
-            for a in outputs.iter().chain(inputs) {
-                last_use.insert(a.as_str(), s);
-            }
-        }
-        let mut drops = vec![Vec::new(); steps.len()];
-        for (a, s) in last_use {
-            drops[s].push(a.to_string());
-        }
         let costs = Costs::of(&bundle);
-        Ok(Model { bundle, backend, costs, steps, drops })
+        let m = &bundle.manifest;
+        let steps = m.steps();
+        let flow = Flow::compile(m, &steps)?;
+        let plain_steps: Vec<Step> = steps
+            .into_iter()
+            .filter(|s| match s {
+                Step::Segment(_) => true,
+                Step::Exit(e) => costs.in_plain(*e),
+            })
+            .collect();
+        let plain = Flow::compile(m, &plain_steps)?;
+        Ok(Model { bundle, backend, costs, flow, plain })
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -177,6 +281,19 @@ impl<B: Backend> Model<B> {
     /// exit whose confidence reaches its threshold.
     pub fn classify(&self, input: &[f32], thresholds: &[f32]) -> Result<Classification> {
         wait::block_on(self.classify_async(input, thresholds))
+    }
+
+    /// Classifies `n` inputs stored one after another with early exit at batch `n`: the batch
+    /// runs part by part, and after each exit the inputs that fired leave it, so later parts run
+    /// only on what is left. Each result equals [`Model::classify`] on that input.
+    pub fn classify_batch(&self, inputs: &[f32], n: usize, thresholds: &[f32]) -> Result<BatchClassification> {
+        wait::block_on(self.classify_batch_async(inputs, n, thresholds))
+    }
+
+    /// The plain network on one input: every segment and the final classifier (and the exit
+    /// heads it consumes), no early exit — the cost early exit is measured against.
+    pub fn classify_full(&self, input: &[f32]) -> Result<Classification> {
+        wait::block_on(self.classify_full_async(input))
     }
 
     /// Runs every segment and every exit once for one input.
@@ -190,47 +307,123 @@ impl<B: Backend> Model<B> {
         wait::block_on(self.trace_batch_async(inputs, n))
     }
 
+    /// A hint that batches of `n` inputs will come often (evaluation's chunk size), so the
+    /// backend may plan for that size now rather than use its general plan.
+    pub fn plan_batch(&self, n: usize) -> Result<()> {
+        self.backend.plan_batch(n)
+    }
+
     /// [`Model::classify`], awaiting the backend's read-backs.
     pub async fn classify_async(&self, input: &[f32], thresholds: &[f32]) -> Result<Classification> {
         check_thresholds(self.manifest(), thresholds)?;
         let start = Instant::now();
-        let x = normalize(&self.manifest().input, input, 1)?;
-        let (outputs, segments_run) = self
-            .run(x, 1, |e, out| thresholds.get(e).is_none_or(|t| out[0].confidence >= *t))
-            .await?;
-        let trace = Trace { exits: outputs.into_iter().map(|mut o| o.remove(0)).collect() };
-        let mut c = self.decide_evaluated(&trace, thresholds)?;
-        debug_assert_eq!(c.segments_run, segments_run);
+        let x = self.input(input, 1)?;
+        let mut ran = self.run(&self.flow, x, 1, Some(thresholds)).await?;
+        let outs = ran.pop().ok_or_else(|| Error::new(ErrorCode::Backend, "no result"))?;
+        let mut c = self.classification(outs, thresholds)?;
         c.elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
         Ok(c)
     }
 
+    /// [`Model::classify_batch`], awaiting the backend's read-backs.
+    pub async fn classify_batch_async(&self, inputs: &[f32], n: usize, thresholds: &[f32]) -> Result<BatchClassification> {
+        check_thresholds(self.manifest(), thresholds)?;
+        let start = Instant::now();
+        let mut classifications = Vec::with_capacity(n);
+        if n == 1 || self.bundle.batchable() {
+            let x = self.input(inputs, n)?;
+            for outs in self.run(&self.flow, x, n, Some(thresholds)).await? {
+                classifications.push(self.classification(outs, thresholds)?);
+            }
+        } else {
+            input_shape(&self.manifest().input, inputs, n)?;
+            for one in inputs.chunks_exact(self.manifest().input.len()) {
+                classifications.push(self.classify_async(one, thresholds).await?);
+            }
+        }
+        let macs_executed = classifications.iter().map(|c| c.macs_executed).sum::<u64>();
+        for c in &mut classifications {
+            c.elapsed_ms = 0.0;
+        }
+        let macs_full = self.costs.plain.saturating_mul(n as u64);
+        Ok(BatchClassification {
+            classifications,
+            macs_executed,
+            macs_full,
+            flops_saved: saved(macs_executed, macs_full),
+            elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
+            backend: self.backend.name().to_string(),
+        })
+    }
+
+    /// [`Model::classify_full`], awaiting the backend's read-backs.
+    pub async fn classify_full_async(&self, input: &[f32]) -> Result<Classification> {
+        let start = Instant::now();
+        let x = self.input(input, 1)?;
+        let mut ran = self.run(&self.plain, x, 1, None).await?;
+        let outs = ran.pop().ok_or_else(|| Error::new(ErrorCode::Backend, "no result"))?;
+        let m = self.manifest();
+        let last = m.exits.len() - 1;
+        let fin = outs.iter().find(|(e, _)| *e == last).ok_or_else(|| Error::new(ErrorCode::Backend, "the final classifier did not run"))?;
+        let exits = outs
+            .iter()
+            .map(|(e, o)| ExitRecord {
+                exit: *e,
+                name: m.exits[*e].name.clone(),
+                confidence: o.confidence,
+                threshold: None,
+                class: o.class,
+                fired: *e == last,
+            })
+            .collect();
+        let out = &fin.1;
+        Ok(Classification {
+            exit: last,
+            exit_name: m.exits[last].name.clone(),
+            class: out.class,
+            label: m.labels.get(out.class).cloned().unwrap_or_default(),
+            confidence: out.confidence,
+            probabilities: out.probabilities.clone(),
+            exits,
+            segments_run: m.segments.len(),
+            macs_executed: self.costs.plain,
+            macs_full: self.costs.plain,
+            flops_saved: 0.0,
+            elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
+            backend: self.backend.name().to_string(),
+        })
+    }
+
     /// [`Model::trace`], awaiting the backend's read-backs.
     pub async fn trace_async(&self, input: &[f32]) -> Result<Trace> {
-        let x = normalize(&self.manifest().input, input, 1)?;
-        Ok(self.traced(x, 1).await?.remove(0))
+        Ok(self.traced(input, 1).await?.remove(0))
     }
 
     /// [`Model::trace_batch`], awaiting the backend's read-backs.
     pub async fn trace_batch_async(&self, inputs: &[f32], n: usize) -> Result<Vec<Trace>> {
-        let x = normalize(&self.manifest().input, inputs, n)?;
         if n == 1 || self.bundle.batchable() {
-            return self.traced(x, n).await;
+            return self.traced(inputs, n).await;
         }
-        // `normalize` checked that `inputs` holds exactly n inputs of this length.
-        let len = self.manifest().input.len();
+        input_shape(&self.manifest().input, inputs, n)?;
         let mut traces = Vec::with_capacity(n);
-        for i in 0..n {
-            let x = normalize(&self.manifest().input, &inputs[i * len..(i + 1) * len], 1)?;
-            traces.extend(self.traced(x, 1).await?);
+        for one in inputs.chunks_exact(self.manifest().input.len()) {
+            traces.extend(self.traced(one, 1).await?);
         }
         Ok(traces)
     }
 
-    /// Runs every part on the normalised batch `x` of `n` inputs; one trace per input.
-    async fn traced(&self, x: HostTensor, n: usize) -> Result<Vec<Trace>> {
-        let (outputs, _) = self.run(x, n, |_, _| false).await?;
-        Ok((0..n).map(|i| Trace { exits: outputs.iter().map(|o| o[i].clone()).collect() }).collect())
+    /// Runs every part on `n` inputs; one trace per input.
+    async fn traced(&self, inputs: &[f32], n: usize) -> Result<Vec<Trace>> {
+        let x = self.input(inputs, n)?;
+        let ran = self.run(&self.flow, x, n, None).await?;
+        Ok(ran.into_iter().map(|outs| Trace { exits: outs.into_iter().map(|(_, o)| o).collect() }).collect())
+    }
+
+    /// `n` inputs checked and normalised straight into the backend's input.
+    fn input(&self, inputs: &[f32], n: usize) -> Result<B::Activation> {
+        let spec = &self.manifest().input;
+        let shape = input_shape(spec, inputs, n)?;
+        self.backend.input(&shape, &mut |out| normalize_into(spec, inputs, out))
     }
 
     /// The result `classify` would give at these thresholds, from a trace, without running.
@@ -243,27 +436,27 @@ impl<B: Backend> Model<B> {
                 m.exits.len(), m.classes()
             ));
         }
-        self.decide_evaluated(trace, thresholds)
+        let fired = fired_at(&trace.exits, thresholds, m.exits.len() - 1);
+        let outs = trace.exits[..=fired].iter().cloned().enumerate().collect();
+        self.classification(outs, thresholds)
     }
 
-    /// `decide` over the exits present in `trace` (classify passes only the ones it ran).
-    fn decide_evaluated(&self, trace: &Trace, thresholds: &[f32]) -> Result<Classification> {
+    /// The classification from the exits evaluated for one input, in order (the last fired).
+    fn classification(&self, mut outs: Vec<(usize, ExitOutput)>, thresholds: &[f32]) -> Result<Classification> {
         let m = self.manifest();
-        let last = m.exits.len() - 1;
-        let fired = (0..trace.exits.len())
-            .find(|&e| e == last || thresholds.get(e).is_some_and(|t| trace.exits[e].confidence >= *t))
-            .ok_or_else(|| Error::new(ErrorCode::Backend, "no exit fired"))?;
-        let exits = (0..=fired)
-            .map(|e| ExitRecord {
-                exit: e,
-                name: m.exits[e].name.clone(),
-                confidence: trace.exits[e].confidence,
-                threshold: thresholds.get(e).copied(),
-                class: trace.exits[e].class,
-                fired: e == fired,
+        let exits = outs
+            .iter()
+            .enumerate()
+            .map(|(i, (e, o))| ExitRecord {
+                exit: *e,
+                name: m.exits[*e].name.clone(),
+                confidence: o.confidence,
+                threshold: thresholds.get(*e).copied(),
+                class: o.class,
+                fired: i + 1 == outs.len(),
             })
             .collect();
-        let out = &trace.exits[fired];
+        let (fired, out) = outs.pop().ok_or_else(|| Error::new(ErrorCode::Backend, "no exit fired"))?;
         let macs_executed = self.costs.to_exit[fired];
         Ok(Classification {
             exit: fired,
@@ -271,7 +464,7 @@ impl<B: Backend> Model<B> {
             class: out.class,
             label: m.labels.get(out.class).cloned().unwrap_or_default(),
             confidence: out.confidence,
-            probabilities: out.probabilities.clone(),
+            probabilities: out.probabilities,
             exits,
             segments_run: m.exits[fired].after + 1,
             macs_executed,
@@ -282,75 +475,107 @@ impl<B: Backend> Model<B> {
         })
     }
 
-    /// Runs steps in order; after each exit head, `stop(e, outputs)` may end the run.
-    /// Returns the outputs of every exit evaluated (per exit, one per batch item) and the
-    /// number of segments run.
+    /// Runs `flow` on the batch `x` of `n` inputs. With `thresholds`, each input leaves the
+    /// batch at the first exit that fires (the rest are gathered into a smaller batch and go
+    /// on); without, every exit runs. Returns, per input, the exits evaluated in order as
+    /// (exit index, output).
     async fn run(
         &self,
-        x: HostTensor,
+        flow: &Flow,
+        x: B::Activation,
         n: usize,
-        mut stop: impl FnMut(usize, &[ExitOutput]) -> bool,
-    ) -> Result<(Vec<Vec<ExitOutput>>, usize)> {
-        let m = self.manifest();
-        let mut acts: HashMap<&str, B::Activation> = HashMap::new();
-        acts.insert(INPUT, self.backend.upload(x)?);
-        let mut exit_outputs = Vec::new();
-        let mut segments_run = 0;
-        for (s, step) in self.steps.iter().enumerate() {
-            let (_, inputs, outputs) = m.step_io(*step);
-            let args = inputs
+        thresholds: Option<&[f32]>,
+    ) -> Result<Vec<Vec<(usize, ExitOutput)>>> {
+        let last = self.manifest().exits.len() - 1;
+        let mut acts: Vec<Option<B::Activation>> = vec![None; flow.slots];
+        acts[0] = Some(x);
+        let mut per_input: Vec<Vec<(usize, ExitOutput)>> = (0..n).map(|_| Vec::new()).collect();
+        // Which inputs the batch rows still are.
+        let mut live: Vec<usize> = (0..n).collect();
+        for fs in &flow.steps {
+            let args = fs
+                .args
                 .iter()
-                .map(|a| acts.get(a.as_str()).cloned())
+                .map(|&(slot, moved)| if moved { acts[slot].take() } else { acts[slot].clone() })
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| Error::new(ErrorCode::Backend, "an activation was dropped too early"))?;
-            let results = match step {
-                Step::Segment(k) => {
-                    segments_run += 1;
-                    self.backend.run_segment(*k, &args)?
-                }
-                Step::Exit(e) => self.backend.run_exit(*e, &args)?,
+            let results = match fs.step {
+                Step::Segment(k) => self.backend.run_segment(k, args)?,
+                Step::Exit(e) => self.backend.run_exit(e, args)?,
             };
-            if results.len() != outputs.len() {
-                return err(ErrorCode::Backend, format!("a part gave {} outputs, expected {}", results.len(), outputs.len()));
+            if results.len() != fs.outputs.len() {
+                return err(ErrorCode::Backend, format!("a part gave {} outputs, expected {}", results.len(), fs.outputs.len()));
             }
-            for (name, value) in outputs.iter().zip(results) {
-                acts.insert(name.as_str(), value);
+            for (&slot, value) in fs.outputs.iter().zip(results) {
+                acts[slot] = Some(value);
             }
-            if let Step::Exit(e) = step {
-                let out = self.exit_outputs(*e, &acts, n).await?;
-                let done = stop(*e, &out);
-                exit_outputs.push(out);
-                if done {
+            let mut keep = None;
+            if let (Step::Exit(e), Some((logits, conf))) = (fs.step, fs.exit) {
+                let outs = self.exit_outputs(e, &acts, logits, conf, live.len()).await?;
+                let mut stay = Vec::with_capacity(live.len());
+                for (row, o) in outs.into_iter().enumerate() {
+                    let fires = thresholds.is_some_and(|t| e == last || t.get(e).is_some_and(|t| o.confidence >= *t));
+                    per_input[live[row]].push((e, o));
+                    if !fires {
+                        stay.push(row);
+                    }
+                }
+                if thresholds.is_some() && stay.len() < live.len() {
+                    keep = Some(stay);
+                }
+            }
+            for &d in &fs.drops {
+                acts[d] = None;
+            }
+            if let Some(rows) = keep {
+                if rows.is_empty() {
                     break;
                 }
-            }
-            for a in &self.drops[s] {
-                acts.remove(a.as_str());
+                for a in acts.iter_mut() {
+                    if let Some(v) = a.as_ref() {
+                        *a = Some(self.backend.gather(v, &rows).await?);
+                    }
+                }
+                live = rows.iter().map(|&r| live[r]).collect();
             }
         }
-        Ok((exit_outputs, segments_run))
+        Ok(per_input)
     }
 
-    async fn exit_outputs(&self, e: usize, acts: &HashMap<&str, B::Activation>, n: usize) -> Result<Vec<ExitOutput>> {
+    /// Exit `e`'s outputs for each of the `n` batch rows, from its logits (and learned
+    /// confidence) slots.
+    async fn exit_outputs(
+        &self,
+        e: usize,
+        acts: &[Option<B::Activation>],
+        logits: usize,
+        conf: Option<usize>,
+        n: usize,
+    ) -> Result<Vec<ExitOutput>> {
         let x = &self.manifest().exits[e];
         let c = self.manifest().classes();
-        let logits = self.fetch(e, acts, &x.logits, n * c).await?;
-        let learned = match x.confidence.as_deref() {
-            Some(name) => Some(self.fetch(e, acts, name, n).await?),
-            None => None,
+        let logits = self.fetch(e, acts, logits, &x.logits, n * c).await?;
+        let learned = match (conf, x.confidence.as_deref()) {
+            (Some(slot), Some(name)) => Some(self.fetch(e, acts, slot, name, n).await?),
+            _ => None,
         };
-        Ok((0..n)
-            .map(|i| {
-                let probabilities = softmax(&logits[i * c..(i + 1) * c]);
-                let conf = confidence(x.rule, &probabilities, learned.as_ref().map(|l| l[i]));
+        Ok(logits
+            .chunks_exact(c.max(1))
+            .enumerate()
+            .map(|(i, l)| {
+                let probabilities = softmax(l);
+                let conf = confidence(x.rule, &probabilities, learned.as_ref().and_then(|l| l.get(i).copied()));
                 ExitOutput { class: argmax(&probabilities), confidence: conf, probabilities }
             })
             .collect())
     }
 
-    /// Reads back activation `name` of exit `e`, which must hold `len` values.
-    async fn fetch(&self, e: usize, acts: &HashMap<&str, B::Activation>, name: &str, len: usize) -> Result<Vec<f32>> {
-        let a = acts.get(name).ok_or_else(|| Error::new(ErrorCode::Backend, format!("{name} missing")))?;
+    /// Reads back activation `name` (in `slot`) of exit `e`, which must hold `len` values.
+    async fn fetch(&self, e: usize, acts: &[Option<B::Activation>], slot: usize, name: &str, len: usize) -> Result<Vec<f32>> {
+        let a = acts
+            .get(slot)
+            .and_then(|a| a.as_ref())
+            .ok_or_else(|| Error::new(ErrorCode::Backend, format!("{name} missing")))?;
         let t = self.backend.download(a).await?;
         if t.data.len() != len {
             let file = &self.manifest().exits[e].file;
@@ -358,6 +583,14 @@ impl<B: Backend> Model<B> {
         }
         Ok(t.data)
     }
+}
+
+/// The first exit whose confidence reaches its threshold (the final classifier, `last`, always
+/// fires).
+fn fired_at(outs: &[ExitOutput], thresholds: &[f32], last: usize) -> usize {
+    (0..outs.len())
+        .find(|&e| e == last || thresholds.get(e).is_some_and(|t| outs[e].confidence >= *t))
+        .unwrap_or(last.min(outs.len().saturating_sub(1)))
 }
 
 /// 1 − executed / plain.

@@ -74,6 +74,19 @@ impl Evaluation {
         self.n
     }
 
+    /// Adds `other`'s images after this one's: evaluating a set in chunks and appending them
+    /// gives the same evaluation as one call over the whole set (so a page can trace in short
+    /// requests and stay responsive).
+    pub fn append(&mut self, other: &Evaluation) -> Result<()> {
+        if other.exits != self.exits || other.costs != self.costs {
+            return err(ErrorCode::BadInput, "cannot append an evaluation of another model");
+        }
+        self.n += other.n;
+        self.confidence.extend_from_slice(&other.confidence);
+        self.correct.extend_from_slice(&other.correct);
+        Ok(())
+    }
+
     /// Index of the exit image `i` leaves at.
     fn fires(&self, i: usize, t: &[f32]) -> usize {
         let row = &self.confidence[i * self.exits..(i + 1) * self.exits];

@@ -11,32 +11,52 @@ const RANGE_SLACK: f32 = 1e-3;
 /// Checks `n` inputs (values in the manifest's range, C·H·W each) and normalises them into an
 /// `[n, C, H, W]` tensor: `(x − mean[c]) / std[c]`.
 pub fn normalize(spec: &InputSpec, data: &[f32], n: usize) -> Result<HostTensor> {
+    let shape = input_shape(spec, data, n)?;
+    let mut out = vec![0f32; data.len()];
+    normalize_into(spec, data, &mut out)?;
+    Ok(HostTensor { shape, data: out })
+}
+
+/// The `[n, C, H, W]` shape of `n` inputs held in `data`, or why `data` is not that.
+pub fn input_shape(spec: &InputSpec, data: &[f32], n: usize) -> Result<Vec<usize>> {
     let len = spec.len();
-    if n == 0 || data.len() != n * len {
+    if n == 0 || Some(data.len()) != n.checked_mul(len) {
         return err(ErrorCode::BadInput, format!(
             "input has {} values, expected {n} × {len} (shape [{n}, {}, {}, {}])",
             data.len(), spec.channels(), spec.height(), spec.width()
         ));
     }
-    let [lo, hi] = spec.range;
-    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-        return err(ErrorCode::BadInput, format!("input value {i} is {} (not finite)", data[i]));
-    }
-    if let Some(i) = data.iter().position(|&v| v < lo - RANGE_SLACK || v > hi + RANGE_SLACK) {
-        return err(ErrorCode::BadInput, format!("input value {i} is {}, outside the model's range [{lo}, {hi}]", data[i]));
-    }
-    let plane = spec.height() * spec.width();
-    let out = data
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let c = (i / plane) % spec.channels();
-            (v.clamp(lo, hi) - spec.mean[c]) / spec.std[c]
-        })
-        .collect();
     let mut shape = spec.shape.clone();
     shape[0] = n;
-    Ok(HostTensor { shape, data: out })
+    Ok(shape)
+}
+
+/// [`normalize`] written into `out` (as long as `data`), in one pass: every value checked
+/// (finite, within the range) and normalised.
+pub fn normalize_into(spec: &InputSpec, data: &[f32], out: &mut [f32]) -> Result<()> {
+    let [lo, hi] = spec.range;
+    let plane = (spec.height() * spec.width()).max(1);
+    let channels = spec.channels().max(1);
+    if out.len() != data.len() {
+        return err(ErrorCode::BadInput, format!("{} values for a tensor of {}", data.len(), out.len()));
+    }
+    for (p, (src, dst)) in data.chunks(plane).zip(out.chunks_mut(plane)).enumerate() {
+        let c = p % channels;
+        let (mean, std) = (spec.mean.get(c).copied().unwrap_or(0.0), spec.std.get(c).copied().unwrap_or(1.0));
+        for (j, (&v, d)) in src.iter().zip(dst).enumerate() {
+            // One comparison pair rejects NaN, ±inf and out-of-range values alike.
+            if !(v >= lo - RANGE_SLACK && v <= hi + RANGE_SLACK) {
+                let i = p * plane + j;
+                return if v.is_finite() {
+                    err(ErrorCode::BadInput, format!("input value {i} is {v}, outside the model's range [{lo}, {hi}]"))
+                } else {
+                    err(ErrorCode::BadInput, format!("input value {i} is {v} (not finite)"))
+                };
+            }
+            *d = (v.clamp(lo, hi) - mean) / std;
+        }
+    }
+    Ok(())
 }
 
 /// Options for converting an image.

@@ -27,7 +27,7 @@ pub use backend::tract::TractCpu;
 #[cfg(feature = "webgpu")]
 pub use backend::gpu::WebGpu;
 pub use bundle::Bundle;
-pub use engine::{Classification, Costs, ExitOutput, ExitRecord, Model, Trace};
+pub use engine::{BatchClassification, Classification, Costs, ExitOutput, ExitRecord, Model, Trace};
 pub use error::{Error, ErrorCode, Result};
 pub use eval::{Evaluation, FrontierPoint, Summary};
 pub use manifest::{ExitRule, Manifest};

@@ -30,11 +30,11 @@ impl Backend for Counting {
     async fn download(&self, a: &Self::Activation) -> Result<HostTensor> {
         self.inner.download(a).await
     }
-    fn run_segment(&self, k: usize, inputs: &[Self::Activation]) -> Result<Vec<Self::Activation>> {
+    fn run_segment(&self, k: usize, inputs: Vec<Self::Activation>) -> Result<Vec<Self::Activation>> {
         self.segments.set(self.segments.get() + 1);
         self.inner.run_segment(k, inputs)
     }
-    fn run_exit(&self, e: usize, inputs: &[Self::Activation]) -> Result<Vec<Self::Activation>> {
+    fn run_exit(&self, e: usize, inputs: Vec<Self::Activation>) -> Result<Vec<Self::Activation>> {
         self.exits.set(self.exits.get() + 1);
         self.inner.run_exit(e, inputs)
     }
@@ -127,6 +127,83 @@ fn a_batch_traces_like_single_inputs() {
             assert_eq!(x.class, y.class);
             for (p, q) in x.probabilities.iter().zip(&y.probabilities) {
                 assert!((p - q).abs() < 1e-5, "{p} vs {q}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_batch_runs_later_parts_only_on_the_inputs_left() {
+    let m: Model<Counting> = Model::new(Bundle::from_files(&chain(false, true)).unwrap()).unwrap();
+    let xs: Vec<f32> = (0..8).flat_map(input).collect();
+    // Everything leaves at exit 0: one run of segment 0 and exit 0 for the whole batch.
+    let b = m.classify_batch(&xs, 8, &[0.0, 0.0]).unwrap();
+    assert!(b.classifications.iter().all(|c| c.exit == 0));
+    assert_eq!((m.backend.segments.get(), m.backend.exits.get()), (1, 1));
+    assert_eq!(b.macs_executed, 8 * (SEG_MACS[0] + EXIT_MACS[0]));
+    // Nothing leaves early: every part runs once, on the whole batch.
+    let b = m.classify_batch(&xs, 8, &[1.0, 1.0]).unwrap();
+    assert_eq!((m.backend.segments.get(), m.backend.exits.get()), (4, 4));
+    assert!(b.flops_saved < 0.0);
+}
+
+#[test]
+fn classify_full_runs_the_plain_network() {
+    for assist in [false, true] {
+        let m: Model<Counting> = Model::new(Bundle::from_files(&chain(assist, true)).unwrap()).unwrap();
+        let x = input(5);
+        let c = m.classify_full(&x).unwrap();
+        // Segments all run; exit heads only where the final classifier consumes them.
+        let heads = if assist { 2 } else { 1 };
+        assert_eq!((m.backend.segments.get(), m.backend.exits.get()), (3, heads));
+        assert_eq!((c.exit, c.segments_run, c.macs_executed, c.flops_saved), (2, 3, m.costs.plain, 0.0));
+        let t = m.trace(&x).unwrap();
+        assert_eq!((c.class, c.confidence, &c.probabilities), (t.exits[2].class, t.exits[2].confidence, &t.exits[2].probabilities));
+    }
+}
+
+#[test]
+fn a_fixed_batch_bundle_classifies_a_batch_one_by_one() {
+    let fixed = CpuModel::new(Bundle::from_files(&chain(false, false)).unwrap()).unwrap();
+    let xs: Vec<f32> = (0..5).flat_map(input).collect();
+    let b = fixed.classify_batch(&xs, 5, &[0.5, 0.5]).unwrap();
+    for (i, got) in b.classifications.iter().enumerate() {
+        let mut want = fixed.classify(&input(i as u64), &[0.5, 0.5]).unwrap();
+        want.elapsed_ms = 0.0;
+        assert_eq!(got, &want, "one by one: exactly equal");
+    }
+    assert_eq!(fixed.classify_batch(&xs, 4, &[0.5, 0.5]).unwrap_err().code, exitwise::ErrorCode::BadInput);
+}
+
+#[test]
+fn evaluations_appended_equal_one_over_the_whole_set() {
+    let m = load(true);
+    let xs: Vec<f32> = (0..9).flat_map(input).collect();
+    let labels: Vec<u8> = (0..9).map(|i| (i % 3) as u8).collect();
+    let traces = m.trace_batch(&xs, 9).unwrap();
+    let whole = exitwise::Evaluation::new(m.manifest(), &m.costs, &traces, &labels).unwrap();
+    let mut parts = exitwise::Evaluation::new(m.manifest(), &m.costs, &traces[..4], &labels[..4]).unwrap();
+    parts.append(&exitwise::Evaluation::new(m.manifest(), &m.costs, &traces[4..], &labels[4..]).unwrap()).unwrap();
+    assert_eq!(parts.count(), 9);
+    for t in [[0.0, 0.0], [0.4, 0.6], [1.0, 1.0]] {
+        assert_eq!(parts.summary(&t, m.manifest()).unwrap(), whole.summary(&t, m.manifest()).unwrap());
+    }
+    assert_eq!(parts.frontier(), whole.frontier());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// classify_batch == classify input by input, for any thresholds and batch size.
+    #[test]
+    fn classify_batch_equals_classify(seed in 0u64..1000, n in 1usize..12, t0 in 0.0f32..=1.0, t1 in 0.0f32..=1.0, assist: bool) {
+        let m = if assist { load(true) } else { load(false) };
+        let xs: Vec<f32> = (0..n as u64).flat_map(|i| input(seed + i)).collect();
+        let b = m.classify_batch(&xs, n, &[t0, t1]).unwrap();
+        prop_assert_eq!(b.classifications.len(), n);
+        for (i, got) in b.classifications.iter().enumerate() {
+            let want = m.classify(&input(seed + i as u64), &[t0, t1]).unwrap();
+            if let Err(e) = same_classification(got, &want) {
+                prop_assert!(false, "input {}: {}", i, e);
             }
         }
     }

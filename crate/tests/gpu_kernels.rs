@@ -52,7 +52,7 @@ fn check(name: &str, step: &str, g: Graph, inputs: &[Vec<Option<i64>>], batch: u
     let cpu = model.clone().into_optimized().unwrap().into_runnable().unwrap().run(cpu_in).unwrap();
     let gpu = WebGpu::from_graphs(&[(format!("{name}.onnx"), model)]).expect("WebGPU backend (is an adapter installed?)");
     let acts: Vec<_> = hosts.into_iter().map(|h| gpu.upload(h).unwrap()).collect();
-    let outs = gpu.run_segment(0, &acts).unwrap();
+    let outs = gpu.run_segment(0, acts).unwrap();
     let mut worst = 0f32;
     for (o, c) in outs.iter().zip(&cpu) {
         let got = pollster::block_on(gpu.download(o)).unwrap();

@@ -34,9 +34,41 @@ pub trait Backend: Sized {
     /// constructor; build the model with [`crate::Model::with_backend`] then.
     fn prepare(bundle: &Bundle) -> Result<Self>;
     fn upload(&self, tensor: HostTensor) -> Result<Self::Activation>;
+    /// An input of `shape` written by `fill` straight into the backend's own buffer where it can
+    /// (the CPU backend: tract's tensor), so a normalised input is written once.
+    fn input(&self, shape: &[usize], fill: &mut dyn FnMut(&mut [f32]) -> Result<()>) -> Result<Self::Activation> {
+        let mut data = vec![0f32; shape.iter().product()];
+        fill(&mut data)?;
+        self.upload(HostTensor { shape: shape.to_vec(), data })
+    }
     async fn download(&self, activation: &Self::Activation) -> Result<HostTensor>;
-    /// Runs segment `k`; inputs and outputs in the order the manifest names them.
-    fn run_segment(&self, k: usize, inputs: &[Self::Activation]) -> Result<Vec<Self::Activation>>;
+    /// The rows `rows` (indices along the batch axis, in order) of a batched activation: what
+    /// is left of a batch after some of its inputs exited. By default through host memory.
+    async fn gather(&self, activation: &Self::Activation, rows: &[usize]) -> Result<Self::Activation> {
+        let t = self.download(activation).await?;
+        let n = t.shape.first().copied().unwrap_or(0);
+        let row = if n == 0 { 0 } else { t.data.len() / n };
+        let mut data = Vec::with_capacity(rows.len() * row);
+        for &r in rows {
+            let src = t.data.get(r * row..(r + 1) * row).ok_or_else(|| {
+                crate::error::Error::new(crate::error::ErrorCode::Backend, format!("row {r} of a batch of {n}"))
+            })?;
+            data.extend_from_slice(src);
+        }
+        let mut shape = t.shape;
+        if let Some(b) = shape.first_mut() {
+            *b = rows.len();
+        }
+        self.upload(HostTensor { shape, data })
+    }
+    /// A hint that batches of `n` will come often (evaluation's chunk size): a backend may plan
+    /// for that size now. Other sizes still run, perhaps slower.
+    fn plan_batch(&self, _n: usize) -> Result<()> {
+        Ok(())
+    }
+    /// Runs segment `k`; inputs and outputs in the order the manifest names them. Inputs are
+    /// moved in, so an activation no later step needs can be reused in place.
+    fn run_segment(&self, k: usize, inputs: Vec<Self::Activation>) -> Result<Vec<Self::Activation>>;
     /// Runs exit head `e`.
-    fn run_exit(&self, e: usize, inputs: &[Self::Activation]) -> Result<Vec<Self::Activation>>;
+    fn run_exit(&self, e: usize, inputs: Vec<Self::Activation>) -> Result<Vec<Self::Activation>>;
 }

@@ -2,7 +2,7 @@
 //! declared below so the generated `.d.ts` has no `any` for results or options.
 
 use crate::bundle::Bundle;
-use crate::engine::{Classification, Trace};
+use crate::engine::{BatchClassification, Classification, Trace};
 use crate::error::{Error, ErrorCode, Result};
 use crate::eval::Evaluation as Eval;
 use crate::input::{from_rgba, from_u8, ImageOptions};
@@ -76,6 +76,22 @@ export interface Classification {
   elapsedMs: number;
   backend: BackendName;
 }
+/**
+ * `classifyBatch`'s result: per input (in order) the exit that fired, its class and confidence,
+ * each equal to what `classify` gives for that input; MACs and wall time for the whole batch.
+ */
+export interface BatchClassification {
+  count: number;
+  exits: Int32Array; classes: Int32Array; confidences: Float32Array;
+  /** MACs executed over the whole batch (1 MAC = 2 FLOPs). */
+  macsExecuted: number;
+  /** MACs of the plain network over the whole batch. */
+  macsFull: number;
+  flopsSaved: number;
+  /** Wall time of the whole batch in ms. */
+  elapsedMs: number;
+  backend: BackendName;
+}
 export interface ExitOutput { probabilities: number[]; class: number; confidence: number }
 /** Every exit's output for one input: `decide` answers for any thresholds from it. */
 export interface Trace { exits: ExitOutput[] }
@@ -115,9 +131,33 @@ fn js_error(e: Error) -> JsValue {
 
 type JsResult<T> = std::result::Result<T, JsValue>;
 
+/// A result as a plain JS object, through one JSON string: serialising field by field across the
+/// boundary (serde-wasm-bindgen) cost ~100 µs per `Classification` in Chromium, more than a small
+/// model's whole run. f32 values are written as the f64 they widen to, so JS sees exactly the
+/// value Rust holds (non-finite numbers, which only a broken model gives, become `null`).
 fn to_js<T: Serialize>(v: &T) -> JsResult<JsValue> {
-    let s = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true).serialize_maps_as_objects(true);
-    v.serialize(&s).map_err(|e| js_error(Error::new(ErrorCode::Backend, format!("cannot convert a result: {e}"))))
+    let fail = |e: String| js_error(Error::new(ErrorCode::Backend, format!("cannot convert a result: {e}")));
+    let mut buf = Vec::with_capacity(512);
+    v.serialize(&mut serde_json::Serializer::with_formatter(&mut buf, WidenF32)).map_err(|e| fail(e.to_string()))?;
+    let text = String::from_utf8(buf).map_err(|e| fail(e.to_string()))?;
+    js_sys::JSON::parse(&text).map_err(|_| fail("JSON.parse failed".into()))
+}
+
+/// serde_json's compact output, but f32 written as its exact f64 value.
+struct WidenF32;
+
+impl serde_json::ser::Formatter for WidenF32 {
+    fn write_f32<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, value: f32) -> std::io::Result<()> {
+        self.write_f64(writer, value as f64)
+    }
+}
+
+/// A JS value read into `T` through `JSON.stringify` (which may throw: caught), for the same
+/// reason as [`to_js`].
+fn from_js<T: serde::de::DeserializeOwned>(v: &JsValue) -> std::result::Result<T, String> {
+    let text = js_sys::JSON::stringify(v).map_err(|_| "it cannot be read (JSON.stringify threw)".to_string())?;
+    let text = text.as_string().ok_or_else(|| "it is not a JSON value".to_string())?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 fn bad(code: ErrorCode, msg: impl Into<String>) -> JsValue {
@@ -156,7 +196,27 @@ fn image_options(v: &JsValue) -> JsResult<ImageOptions> {
     if v.is_undefined() || v.is_null() {
         return Ok(ImageOptions::default());
     }
-    serde_wasm_bindgen::from_value(v.clone()).map_err(|e| bad(ErrorCode::BadInput, format!("image options: {e}")))
+    from_js(v).map_err(|e| bad(ErrorCode::BadInput, format!("image options: {e}")))
+}
+
+/// A batch result as typed arrays: one crossing per field, not one object per input.
+fn batch_to_js(b: &BatchClassification) -> JsResult<JsValue> {
+    let col = |f: &dyn Fn(&Classification) -> i32| b.classifications.iter().map(f).collect::<Vec<i32>>();
+    let exits = col(&|c| c.exit as i32);
+    let classes = col(&|c| c.class as i32);
+    let confidences: Vec<f32> = b.classifications.iter().map(|c| c.confidence).collect();
+    let o = Object::new();
+    let set = |k: &str, v: &JsValue| Reflect::set(&o, &k.into(), v).map(|_| ());
+    set("count", &(b.classifications.len() as f64).into())?;
+    set("exits", &js_sys::Int32Array::from(&exits[..]))?;
+    set("classes", &js_sys::Int32Array::from(&classes[..]))?;
+    set("confidences", &Float32Array::from(&confidences[..]))?;
+    set("macsExecuted", &(b.macs_executed as f64).into())?;
+    set("macsFull", &(b.macs_full as f64).into())?;
+    set("flopsSaved", &b.flops_saved.into())?;
+    set("elapsedMs", &b.elapsed_ms.into())?;
+    set("backend", &b.backend.as_str().into())?;
+    Ok(o.into())
 }
 
 /// An early-exit model loaded from a bundle.
@@ -289,6 +349,55 @@ impl Model {
         )
     }
 
+    /// Classifies `count` inputs (stored one after another in `images`) with early exit at batch
+    /// size `count`: the batch runs part by part and, after each exit, the inputs that fired
+    /// leave it; the rest go on as a smaller batch. Each result equals `classify` on that input.
+    #[wasm_bindgen(js_name = classifyBatch, unchecked_return_type = "Promise<BatchClassification>")]
+    pub fn classify_batch(
+        &self,
+        images: Float32Array,
+        count: u32,
+        #[wasm_bindgen(unchecked_optional_param_type = "Thresholds")] thresholds: JsValue,
+    ) -> Promise {
+        let engine = self.inner.engine();
+        let t = match thresholds_of(&thresholds, engine.manifest()) {
+            Ok(t) => Rc::new(t),
+            Err(e) => return rejected(e),
+        };
+        let (x, n) = (Rc::new(images.to_vec()), count as usize);
+        run_on(
+            &self.inner,
+            move |m| {
+                let (t, x) = (Rc::clone(&t), Rc::clone(&x));
+                async move { m.classify_batch(&x, n, &t).await }
+            },
+            |b: BatchClassification| batch_to_js(&b),
+        )
+    }
+
+    /// The plain network on one input: every segment and the final classifier, no early exit
+    /// (exit heads run only where the final classifier consumes them). Its `elapsedMs` is what
+    /// early exit is measured against.
+    #[wasm_bindgen(js_name = classifyFull, unchecked_return_type = "Promise<Classification>")]
+    pub fn classify_full(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "ImageOptions")] options: JsValue,
+    ) -> Promise {
+        let x = match self.input_of(&input, &options) {
+            Ok(x) => Rc::new(x),
+            Err(e) => return rejected(e),
+        };
+        run_on(
+            &self.inner,
+            move |m| {
+                let x = Rc::clone(&x);
+                async move { m.classify_full(&x).await }
+            },
+            |c: Classification| to_js(&c),
+        )
+    }
+
     /// What `classify` would return at these thresholds, from a trace, in microseconds.
     #[wasm_bindgen(unchecked_return_type = "Classification")]
     pub fn decide(
@@ -298,7 +407,7 @@ impl Model {
     ) -> JsResult<JsValue> {
         let engine = self.inner.engine();
         let t = thresholds_of(&thresholds, engine.manifest())?;
-        let trace: Trace = serde_wasm_bindgen::from_value(trace).map_err(|e| bad(ErrorCode::BadInput, format!("not a trace: {e}")))?;
+        let trace: Trace = from_js(&trace).map_err(|e| bad(ErrorCode::BadInput, format!("not a trace: {e}")))?;
         to_js(&engine.decide(&trace, &t).map_err(js_error)?)
     }
 
@@ -335,6 +444,9 @@ impl Model {
                 let (images, labels, progress) = (Rc::clone(&images), Rc::clone(&labels), progress.clone());
                 async move {
                     const CHUNK: usize = 64;
+                    if labels.len() >= CHUNK {
+                        m.plan_batch(CHUNK)?;
+                    }
                     let mut traces = Vec::with_capacity(labels.len());
                     for start in (0..labels.len()).step_by(CHUNK) {
                         let n = CHUNK.min(labels.len() - start);
@@ -412,13 +524,19 @@ impl Evaluation {
         self.inner.count()
     }
 
+    /// Adds `other`'s images (an evaluation of the same model) after this one's: evaluating a
+    /// set in chunks and appending them equals one `evaluate` over the whole set.
+    pub fn append(&mut self, other: &Evaluation) -> JsResult<()> {
+        self.inner.append(&other.inner).map_err(js_error)
+    }
+
     /// Accuracy, mean MACs, fraction saved and exit histogram at these thresholds.
     #[wasm_bindgen(unchecked_return_type = "Summary")]
     pub fn summary(&self, #[wasm_bindgen(unchecked_param_type = "Thresholds")] thresholds: JsValue) -> JsResult<JsValue> {
         let t = if let Some(a) = thresholds.dyn_ref::<Float32Array>() {
             a.to_vec()
         } else {
-            serde_wasm_bindgen::from_value::<Vec<f32>>(thresholds).map_err(|e| bad(ErrorCode::BadThreshold, format!("thresholds: {e}")))?
+            from_js::<Vec<f32>>(&thresholds).map_err(|e| bad(ErrorCode::BadThreshold, format!("thresholds: {e}")))?
         };
         to_js(&self.inner.summary(&t, &self.manifest).map_err(js_error)?)
     }

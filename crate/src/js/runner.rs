@@ -2,7 +2,7 @@
 //! move to the CPU, for good, when the GPU device is lost.
 
 use crate::bundle::Bundle;
-use crate::engine::{Classification, Costs, Trace};
+use crate::engine::{BatchClassification, Classification, Costs, Trace};
 use crate::error::{Error, ErrorCode, Result};
 use crate::info::ModelInfo;
 use crate::manifest::Manifest;
@@ -80,6 +80,18 @@ impl Engine {
 
     pub async fn classify(&self, input: &[f32], thresholds: &[f32]) -> Result<Classification> {
         on!(self, m => m.classify_async(input, thresholds).await)
+    }
+
+    pub async fn classify_batch(&self, inputs: &[f32], n: usize, thresholds: &[f32]) -> Result<BatchClassification> {
+        on!(self, m => m.classify_batch_async(inputs, n, thresholds).await)
+    }
+
+    pub async fn classify_full(&self, input: &[f32]) -> Result<Classification> {
+        on!(self, m => m.classify_full_async(input).await)
+    }
+
+    pub fn plan_batch(&self, n: usize) -> Result<()> {
+        on!(self, m => m.plan_batch(n))
     }
 
     pub async fn trace(&self, input: &[f32]) -> Result<Trace> {

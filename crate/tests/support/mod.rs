@@ -160,3 +160,25 @@ pub fn unlowerable() -> Files {
     let manifest = manifest_of(&files);
     with_manifest(files, manifest)
 }
+
+/// `got` (from a batch run) is the classification `want` (one input alone): the same exit,
+/// class, label, exits evaluated with their classes and thresholds, MACs — and the same
+/// numbers up to float rounding (a batch plan may sum in another order: ~1 ulp).
+pub fn same_classification(got: &exitwise::Classification, want: &exitwise::Classification) -> Result<(), String> {
+    let close = |a: f32, b: f32| (a - b).abs() <= 1e-5;
+    let decision = |c: &exitwise::Classification| {
+        (c.exit, c.class, c.label.clone(), c.segments_run, c.macs_executed, c.macs_full, c.backend.clone(),
+         c.exits.iter().map(|r| (r.exit, r.class, r.threshold, r.fired)).collect::<Vec<_>>())
+    };
+    if decision(got) != decision(want) {
+        return Err(format!("decisions differ:\n{got:?}\n{want:?}"));
+    }
+    let numbers_close = close(got.confidence, want.confidence)
+        && got.probabilities.len() == want.probabilities.len()
+        && got.probabilities.iter().zip(&want.probabilities).all(|(a, b)| close(*a, *b))
+        && got.exits.iter().zip(&want.exits).all(|(a, b)| close(a.confidence, b.confidence));
+    if !numbers_close {
+        return Err(format!("numbers differ beyond 1e-5:\n{got:?}\n{want:?}"));
+    }
+    Ok(())
+}

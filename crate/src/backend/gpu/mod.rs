@@ -153,11 +153,11 @@ impl Backend for WebGpu {
         readback::read(&self.gpu, a).await
     }
 
-    fn run_segment(&self, k: usize, inputs: &[GpuTensor]) -> Result<Vec<GpuTensor>> {
-        self.run(&self.segments, k, inputs)
+    fn run_segment(&self, k: usize, inputs: Vec<GpuTensor>) -> Result<Vec<GpuTensor>> {
+        self.run(&self.segments, k, &inputs)
     }
 
-    fn run_exit(&self, e: usize, inputs: &[GpuTensor]) -> Result<Vec<GpuTensor>> {
-        self.run(&self.exits, e, inputs)
+    fn run_exit(&self, e: usize, inputs: Vec<GpuTensor>) -> Result<Vec<GpuTensor>> {
+        self.run(&self.exits, e, &inputs)
     }
 }

@@ -1,7 +1,7 @@
 //! Arguments and commands.
 
 use crate::data::{self, Split};
-use crate::report::{to_json, Calibrated, Classified, Info, Scored, Swept};
+use crate::report::{to_json, Batched, Calibrated, Classified, Info, Scored, Swept};
 use clap::{Parser, Subcommand};
 use exitwise::{CpuModel, Result};
 use std::io::Write;
@@ -43,6 +43,21 @@ enum Command {
         /// Invert intensities (dark ink on a light page).
         #[arg(long)]
         invert: bool,
+    },
+    /// Classify a pack's images with early exit at batch size N: after each exit the images
+    /// that fired leave the batch and the rest go on as a smaller one.
+    ClassifyBatch {
+        /// Bundle folder (holding manifest.json).
+        bundle: PathBuf,
+        /// Images per batch.
+        #[arg(long, default_value_t = 64, value_name = "N")]
+        batch: usize,
+        /// One threshold per early exit, in [0, 1] (default: the manifest's).
+        #[arg(long, value_name = "T0,T1,…", allow_hyphen_values = true)]
+        thresholds: Option<String>,
+        /// An EWTP pack file to use instead of the bundle's test pack.
+        #[arg(long, value_name = "FILE")]
+        pack: Option<PathBuf>,
     },
     /// Trace a test pack and report accuracy, mean MACs and where images left.
     Eval {
@@ -109,6 +124,16 @@ fn run(cli: &Cli) -> Result<String> {
             let c = model.classify(&x, &t)?;
             let out = Classified::new(&model, &source, &t, c);
             if json { to_json(&out) } else { Ok(out.text(model.manifest().exits.len())) }
+        }
+        Command::ClassifyBatch { bundle, batch, thresholds, pack } => {
+            let model = data::load_model(bundle)?;
+            let t = data::thresholds(model.manifest(), thresholds.as_deref())?;
+            let p = data::pack_for(&model, pack.as_deref(), Split::Test)?;
+            let start = Instant::now();
+            let results = data::classify_pack(&model, &p.pack, *batch, &t)?;
+            let seconds = start.elapsed().as_secs_f64();
+            let out = Batched::new(&model, &p.source, *batch, &t, &results, &p.pack.labels, seconds);
+            if json { to_json(&out) } else { Ok(out.text()) }
         }
         Command::Eval { bundle, thresholds, pack } => {
             let model = data::load_model(bundle)?;

@@ -5,7 +5,7 @@ use exitwise::engine::check_thresholds;
 use exitwise::input::{from_rgba, from_u8, ImageOptions};
 use exitwise::manifest::{FileRef, Manifest};
 use exitwise::pack::Pack;
-use exitwise::{Bundle, CpuModel, Error, ErrorCode, Evaluation, Result, Trace};
+use exitwise::{BatchClassification, Bundle, CpuModel, Error, ErrorCode, Evaluation, Result, Trace};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -132,6 +132,9 @@ pub fn trace_pack(model: &CpuModel, pack: &Pack) -> Result<Vec<Trace>> {
     let len = spec.len();
     let progress = pack.count > CHUNK && std::io::stderr().is_terminal();
     let mut traces = Vec::with_capacity(pack.count);
+    if pack.count >= CHUNK {
+        model.plan_batch(CHUNK)?;
+    }
     for start in (0..pack.count).step_by(CHUNK) {
         let n = CHUNK.min(pack.count - start);
         let Some(pixels) = pack.pixels.get(start * len..(start + n) * len) else {
@@ -146,6 +149,24 @@ pub fn trace_pack(model: &CpuModel, pack: &Pack) -> Result<Vec<Trace>> {
         let _ = write!(std::io::stderr(), "\r\x1b[K");
     }
     Ok(traces)
+}
+
+/// Classifies every image of a pack with early exit, `batch` at a time.
+pub fn classify_pack(model: &CpuModel, pack: &Pack, batch: usize, thresholds: &[f32]) -> Result<Vec<BatchClassification>> {
+    if batch == 0 {
+        return error(ErrorCode::BadInput, "--batch must be at least 1");
+    }
+    let spec = &model.manifest().input;
+    let len = spec.len();
+    let mut out = Vec::with_capacity(pack.count.div_ceil(batch));
+    for start in (0..pack.count).step_by(batch) {
+        let n = batch.min(pack.count - start);
+        let Some(pixels) = pack.pixels.get(start * len..(start + n) * len) else {
+            return error(ErrorCode::BadPack, "the pack has fewer pixels than its header says");
+        };
+        out.push(model.classify_batch(&from_u8(spec, pixels), n, thresholds)?);
+    }
+    Ok(out)
 }
 
 /// Traces a pack and scores it.

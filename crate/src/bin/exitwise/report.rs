@@ -609,3 +609,75 @@ impl Swept {
         out
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// classify-batch
+
+/// `classify-batch`: per image the exit that fired and its class, and the totals.
+#[derive(Serialize)]
+pub struct Batched {
+    pub model: String,
+    pub pack: String,
+    pub count: usize,
+    pub batch: usize,
+    pub thresholds: Vec<f32>,
+    pub accuracy: f64,
+    pub macs_executed: u64,
+    pub macs_full: u64,
+    pub flops_saved: f64,
+    /// Images that left at each exit.
+    pub histogram: Vec<usize>,
+    /// Wall time per image, over the whole run.
+    pub ms_per_image: f64,
+    pub exits: Vec<usize>,
+    pub classes: Vec<usize>,
+}
+
+impl Batched {
+    pub fn new(
+        model: &CpuModel,
+        source: &str,
+        batch: usize,
+        thresholds: &[f32],
+        results: &[exitwise::BatchClassification],
+        labels: &[u8],
+        seconds: f64,
+    ) -> Batched {
+        let all = || results.iter().flat_map(|b| &b.classifications);
+        let exits: Vec<usize> = all().map(|c| c.exit).collect();
+        let classes: Vec<usize> = all().map(|c| c.class).collect();
+        let mut histogram = vec![0; model.manifest().exits.len()];
+        for &e in &exits {
+            if let Some(h) = histogram.get_mut(e) {
+                *h += 1;
+            }
+        }
+        let count = exits.len();
+        let right = classes.iter().zip(labels).filter(|(c, l)| **c == **l as usize).count();
+        let macs_executed = results.iter().map(|b| b.macs_executed).sum();
+        let macs_full = results.iter().map(|b| b.macs_full).sum();
+        Batched {
+            model: model.manifest().name.clone(),
+            pack: source.to_string(),
+            count,
+            batch,
+            thresholds: thresholds.to_vec(),
+            accuracy: if count == 0 { 0.0 } else { right as f64 / count as f64 },
+            macs_executed,
+            macs_full,
+            flops_saved: exitwise::engine::saved(macs_executed, macs_full),
+            histogram,
+            ms_per_image: if count == 0 { 0.0 } else { seconds * 1e3 / count as f64 },
+            exits,
+            classes,
+        }
+    }
+
+    pub fn text(&self) -> String {
+        format!(
+            "{}: {} images of {} in batches of {}, thresholds {:?}\naccuracy {:.2} %, FLOPs saved {:.1} %, {:.3} ms per image\nleft at each exit: {:?}\n",
+            self.model, self.count, self.pack, self.batch, self.thresholds,
+            self.accuracy * 100.0, self.flops_saved * 100.0, self.ms_per_image, self.histogram
+        )
+    }
+}
