@@ -21,8 +21,11 @@ import torch.nn as nn
 from .exitnet import PlainNet, Exit, Segment, run_parts, validate, _as_tuple
 
 OPSET = 17
+# Clip (ReLU6; its bounds come as Constant nodes): tract rewrites it into Max and Min, which the
+# WebGPU lowering has kernels for (models/mobilenet-random).
 ALLOWED_OPS = {"Conv", "Relu", "Add", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten",
-               "Reshape", "Gemm", "MatMul", "Sigmoid", "Concat", "BatchNormalization"}
+               "Reshape", "Gemm", "MatMul", "Sigmoid", "Concat", "BatchNormalization", "Clip",
+               "Constant"}
 
 
 def sha256_bytes(b):
