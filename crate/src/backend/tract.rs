@@ -1,20 +1,23 @@
 //! The CPU backend: tract's optimised plans (wasm SIMD kernels when built with `+simd128`).
 //!
-//! Each part is planned for a *concrete* batch of 1 at load: tract optimises a graph with fixed
-//! shapes much further than one over the symbolic batch `N` (1.5–6.7× per part, measured
-//! natively and in Chromium; README "CPU hot path"). Other batch sizes use concrete plans asked
-//! for with [`Backend::plan_batch`] (evaluation's chunk size) or, for any other size (a batch
-//! that shrinks as images exit), the symbolic plan, built on first use. Every plan keeps one
-//! spawned tract state across runs (its op states and scratch space).
+//! Every plan is for a *concrete* batch size: tract optimises a graph with fixed shapes much
+//! further than one over the symbolic batch `N` (1.5–6.7× per part; README "CPU hot path").
+//! Each part is planned for a batch of 1 at load, and for the bucket sizes 4, 16, 64 and 256 the
+//! first time a batch needs one. A batch of any other size (a batch that shrinks as images exit)
+//! runs as consecutive sub-batches of bucket sizes — 37 = 16 + 16 + 4 + 1 — so no symbolic plan
+//! is ever run. Every plan keeps one spawned tract state across runs (op states, scratch).
 
 use super::{Backend, HostTensor};
 use crate::bundle::{Bundle, Part, BATCH};
 use crate::error::{tract_chain, Error, ErrorCode, Result};
-use std::cell::{OnceCell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use tract_onnx::prelude::*;
+
+/// Batch sizes planned (on first use) besides 1, largest first.
+const BUCKETS: [usize; 4] = [256, 64, 16, 4];
 
 /// One optimised plan and the tract state it keeps between runs.
 struct Plan {
@@ -47,9 +50,8 @@ struct PartPlans {
     graph: TypedModel,
     /// `None` when the part takes only a batch of 1.
     batch: Option<Symbol>,
-    one: Plan,
+    one: Rc<Plan>,
     sized: RefCell<HashMap<usize, Rc<Plan>>>,
-    any: OnceCell<Rc<Plan>>,
 }
 
 impl PartPlans {
@@ -57,41 +59,59 @@ impl PartPlans {
         let batch = part.batchable.then(|| part.graph.sym(BATCH));
         let graph = part.graph.clone();
         let one = Plan::new(concrete(&graph, batch.as_ref(), 1)?).map_err(|e| cannot_plan(part, &e))?;
-        Ok(PartPlans { file: part.file.clone(), graph, batch, one, sized: RefCell::default(), any: OnceCell::new() })
+        Ok(PartPlans { file: part.file.clone(), graph, batch, one: Rc::new(one), sized: RefCell::default() })
     }
 
-    fn plan_for(&self, n: usize) -> Result<Rc<Plan>> {
+    /// The plan for a batch of exactly `n`, planned now if need be.
+    fn plan(&self, n: usize) -> Result<Rc<Plan>> {
+        if n == 1 {
+            return Ok(Rc::clone(&self.one));
+        }
+        if self.batch.is_none() {
+            return Err(Error::new(ErrorCode::Backend, format!("{}: takes one input at a time, got a batch of {n}", self.file)));
+        }
         if let Some(p) = self.sized.borrow().get(&n) {
             return Ok(Rc::clone(p));
         }
-        if let Some(p) = self.any.get() {
-            return Ok(Rc::clone(p));
-        }
-        let p = Rc::new(Plan::new(self.graph.clone()).map_err(|e| self.error(&e))?);
-        Ok(Rc::clone(self.any.get_or_init(|| p)))
+        let p = Rc::new(Plan::new(concrete(&self.graph, self.batch.as_ref(), n)?).map_err(|e| self.error(&e))?);
+        self.sized.borrow_mut().insert(n, Rc::clone(&p));
+        Ok(p)
     }
 
     fn plan_batch(&self, n: usize) -> Result<()> {
-        if n == 1 || self.batch.is_none() || self.sized.borrow().contains_key(&n) {
-            return Ok(());
+        if self.batch.is_some() {
+            self.plan(n)?;
         }
-        let g = concrete(&self.graph, self.batch.as_ref(), n)?;
-        let p = Plan::new(g).map_err(|e| self.error(&e))?;
-        self.sized.borrow_mut().insert(n, Rc::new(p));
         Ok(())
     }
 
     fn run(&self, inputs: Vec<TValue>) -> Result<Vec<TValue>> {
         let n = inputs.first().and_then(|t| t.shape().first().copied()).unwrap_or(1);
-        let inputs: TVec<TValue> = inputs.into();
-        let out = if n == 1 {
-            self.one.run(inputs)
-        } else if self.batch.is_none() {
-            return Err(Error::new(ErrorCode::Backend, format!("{}: takes one input at a time, got a batch of {n}", self.file)));
-        } else {
-            self.plan_for(n)?.run(inputs)
-        };
-        out.map(|o| o.into_iter().collect()).map_err(|e| self.error(&e))
+        let planned = n == 1 || BUCKETS.contains(&n) || self.sized.borrow().contains_key(&n);
+        if planned || self.batch.is_none() {
+            let out = self.plan(n)?.run(inputs.into()).map_err(|e| self.error(&e))?;
+            return Ok(out.into_iter().collect());
+        }
+        // Sub-batches of bucket sizes, outputs stacked back along the batch axis.
+        let mut outs: Vec<Vec<Tensor>> = Vec::new();
+        let mut start = 0;
+        while start < n {
+            let k = BUCKETS.iter().copied().find(|&b| b <= n - start).unwrap_or(1);
+            let part = inputs
+                .iter()
+                .map(|t| t.slice(0, start, start + k).map(|t| t.into_tvalue()))
+                .collect::<TractResult<TVec<_>>>()
+                .map_err(|e| self.error(&e))?;
+            let out = self.plan(k)?.run(part).map_err(|e| self.error(&e))?;
+            outs.resize_with(out.len(), Vec::new);
+            for (o, t) in outs.iter_mut().zip(out) {
+                o.push(t.into_tensor());
+            }
+            start += k;
+        }
+        outs.iter()
+            .map(|o| Tensor::stack_tensors(0, o).map(|t| t.into_tvalue()).map_err(|e| self.error(&e)))
+            .collect()
     }
 
     fn error(&self, e: &TractError) -> Error {
