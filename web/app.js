@@ -1,9 +1,11 @@
 // exitwise demo — the page. All inference runs in one module worker (web/worker.js), which
 // holds the only copy of the model: it traces the current input once and answers decide() for
-// every slider move, times real early-exit runs against the plain network, traces the test
-// pack and answers summary() for every slider move, the frontier and calibrate(). The worker
-// runs one request at a time, so a timing never shares it with other work; long jobs (tracing
-// or timing the test pack) are sent as many short requests, so slider answers slip in between.
+// every slider move, times real early-exit runs against the plain network (classifyFull),
+// traces the test pack into one Evaluation and answers summary() for every slider move, the
+// frontier and calibrate() — every number from the library's own methods; this page only
+// formats them. The worker runs one request at a time, so a timing never shares it with other
+// work; long jobs (tracing or timing the test pack) are sent as many short requests, so slider
+// answers slip in between.
 // Slider moves are coalesced (latest wins) so the page never queues stale work.
 
 import { WorkerClient, Coalescer, cancelled } from "./client.js";
@@ -38,11 +40,10 @@ const state = {
   gallery: [],
   upload: null, // { image: ImageData, name }
   evaluated: false,
-  tracing: null, // while the test pack is traced and swept: { decides, worstDecideMs }
+  tracing: null, // while the test pack is traced and its frontier found: { decides, worstDecideMs }
   plotted: false, // the frontier is drawn
   lastSummary: null,
   finalAccuracy: null,
-  plainKind: "plain",
   timeTimer: 0,
   packTimer: 0,
   packRun: 0, // id of the newest test-pack timing; older ones stop
@@ -214,9 +215,8 @@ async function loadModel(entry) {
   evaluateTestPack(loaded);
 }
 
-function setupModel({ info, backend, fallbackReason, gallery, plainKind }) {
+function setupModel({ info, backend, fallbackReason, gallery }) {
   state.info = info;
-  state.plainKind = plainKind;
   resetTiming();
   $("backend").textContent = `backend: ${backend}`;
   $("backend").dataset.backend = backend;
@@ -354,9 +354,9 @@ function mean(xs) {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
-/** "0.21 ms vs 0.54 ms plain" (or "… with every exit evaluated" where there is no plain run). */
+/** "0.21 ms vs 0.54 ms plain" */
 function versus(exitMs, plainMs) {
-  return state.plainKind === "plain" ? `${fmt.ms(exitMs)} vs ${fmt.ms(plainMs)} plain` : `${fmt.ms(exitMs)} vs ${fmt.ms(plainMs)} with every exit evaluated`;
+  return `${fmt.ms(exitMs)} vs ${fmt.ms(plainMs)} plain`;
 }
 
 /** The time-saved figure: `value` and `sub`, or "measuring…" while what it showed is stale. */
@@ -369,9 +369,6 @@ function setTimeFigure(box, valueEl, subEl, { value, sub, negative = false, pend
 }
 
 function resetTiming() {
-  const label = state.plainKind === "plain" ? "time saved" : "time saved vs every exit evaluated";
-  $("time-label").textContent = label;
-  $("pack-time-label").textContent = `mean ${label}`;
   for (const id of ["latency-box", "pack-time-box"]) {
     const d = $(id).dataset;
     for (const k of Object.keys(d)) delete d[k];
@@ -413,17 +410,8 @@ function renderTiming(res) {
   d.exit = c.exit;
   d.flopsSaved = c.flopsSaved;
   d.runs = runs;
-  d.plainKind = res.plainKind;
   d.thresholds = res.thresholds.join(",");
   const order = `${runs} runs of each, alternating, in the page's one worker`;
-  if (!res.plainComplete) {
-    // No classifyFull in this package, and an exit is 100 % confident even at threshold 1.00.
-    delete d.plainMs;
-    delete d.timeSaved;
-    setTimeFigure(box, $("latency"), $("latency-sub"), { value: fmt.ms(exitMs), sub: `no plain run to compare: ${res.plainExitName} fires even at thresholds 1.00` });
-    box.title = `A real early-exit run at these thresholds (${c.exitName} fired): mean of ${order}`;
-    return;
-  }
   const saved = plainMs > 0 ? 1 - exitMs / plainMs : NaN;
   d.plainMs = plainMs;
   d.timeSaved = saved;
@@ -434,7 +422,7 @@ function renderTiming(res) {
   });
   box.title =
     `Wall time of classify() at these thresholds (${c.exitName} fired, ${fmt.pct(c.flopsSaved)} FLOPs saved) against ` +
-    `${res.plainKind === "plain" ? "the plain network (classifyFull)" : "classify() with every threshold at 1.00"}: mean of ${order}, ` +
+    `the plain network (classifyFull): mean of ${order}, ` +
     `as the library's elapsedMs. Early exit: ${res.exitTimes.map(fmt.ms).join(", ")}. Plain: ${res.plainTimes.map(fmt.ms).join(", ")}.`;
 }
 
@@ -450,7 +438,7 @@ function schedulePackTiming() {
 async function timePack(run) {
   const thresholds = state.thresholds.slice();
   const total = state.testCount;
-  const sums = { exitMs: 0, plainMs: 0, exitMacs: 0, plainMacs: 0, notPlain: 0 };
+  const sums = { exitMs: 0, plainMs: 0, exitMacs: 0, plainMacs: 0 };
   let from = 0, count = 16;
   while (from < total) {
     if (run !== state.packRun) return; // thresholds moved, or another model: start over later
@@ -473,17 +461,14 @@ async function timePack(run) {
   d.count = total;
   d.meanMacs = sums.exitMacs / total;
   d.plainMeanMacs = sums.plainMacs / total;
-  d.plainKind = state.plainKind;
-  d.notPlain = sums.notPlain;
   d.thresholds = thresholds.join(",");
-  const caveat = sums.notPlain ? ` · ${fmt.int(sums.notPlain)} left early even at thresholds 1.00` : "";
   setTimeFigure($("pack-time-box"), $("pack-time"), $("pack-time-sub"), {
     value: Number.isFinite(saved) ? fmt.pct(saved) : "–",
-    sub: `${versus(exitMs, plainMs)} per image · ${fmt.int(total)} images${caveat}`,
+    sub: `${versus(exitMs, plainMs)} per image · ${fmt.int(total)} images`,
     negative: saved < 0,
   });
   $("pack-time-box").title =
-    `Mean wall time per test image: classify() at these thresholds against ${state.plainKind === "plain" ? "the plain network (classifyFull)" : "classify() with every threshold at 1.00"}, ` +
+    "Mean wall time per test image: classify() at these thresholds against the plain network (classifyFull), " +
     `one after the other for each image (alternating which goes first) in the page's one worker, as the library's elapsedMs.`;
 }
 
@@ -596,7 +581,7 @@ function resetTestPanel(status) {
 async function evaluateTestPack(loaded) {
   const d = $("testset").dataset;
   d.backend = loaded.backend;
-  for (const k of ["decidesWhileTracing", "worstDecideMs", "chunks", "largestChunkMs", "tracedMs", "sweepMs", "sweepRequests", "largestSweepMs"]) delete d[k];
+  for (const k of ["decidesWhileTracing", "worstDecideMs", "chunks", "largestChunkMs", "tracedMs", "frontierMs", "frontierPoints"]) delete d[k];
   if (!loaded.info.hasTestPack) {
     $("eval-status").textContent = "This bundle has no test pack.";
     $("eval-progress").hidden = true;
@@ -625,33 +610,23 @@ async function evaluateTestPack(loaded) {
     d.tracedMs = res.elapsedMs;
     state.finalAccuracy = summary0.finalAccuracy;
     const traced = `${fmt.int(res.count)} test images traced in ${fmt.ms(res.elapsedMs)} (${chunks} requests, ≤ ${fmt.ms(largest)} each)`;
-    $("eval-status").textContent = `${traced}; sweeping thresholds for the frontier…`;
+    $("eval-status").textContent = `${traced}; finding the frontier…`;
     histogram.build(state.info, res.exitAccuracies);
     state.evaluated = true;
     summaryQ.push({ thresholds: state.thresholds });
 
-    // The frontier: a sweep over the threshold grid, also in short requests.
-    let done = 0, count = 256, requests = 0, sweepMs = 0, largestSweep = 0, swept;
-    while (done < res.sweepTotal) {
-      swept = await ask("sweep", { from: done, count });
-      requests++;
-      sweepMs += swept.ms;
-      largestSweep = Math.max(largestSweep, swept.ms);
-      done = swept.done;
-      $("eval-progress").value = done / swept.total;
-      count = Math.max(16, Math.round((count * CHUNK_TARGET_MS) / Math.max(swept.ms, 1)));
-    }
-    d.sweepMs = sweepMs;
-    d.sweepRequests = requests;
-    d.largestSweepMs = largestSweep;
+    // The frontier: Evaluation.frontier of the whole pack, one request.
+    const front = await ask("frontier");
+    d.frontierMs = front.ms;
+    d.frontierPoints = front.frontier.length;
     state.tracing = null;
     $("eval-progress").value = 1;
     $("eval-progress").hidden = true;
     const answers = tracing.decides ? ` Slider answers meanwhile took ≤ ${fmt.ms(tracing.worstDecideMs)}.` : "";
     $("eval-status").textContent =
-      `${traced}, the frontier swept in ${fmt.ms(sweepMs)} (${requests} requests, ≤ ${fmt.ms(largestSweep)} each); ` +
+      `${traced}, the frontier (${fmt.int(front.frontier.length)} points) found in ${fmt.ms(front.ms)}; ` +
       `every slider move re-scores them all.${answers}`;
-    plot.build(swept.frontier, summary0.finalAccuracy, res.uniform);
+    plot.build(front.frontier, summary0.finalAccuracy, res.uniform);
     state.plotted = true;
     if (state.lastSummary) renderSummary(state.lastSummary);
     scheduleTiming({ again: true });
