@@ -38,7 +38,8 @@ test("bench --smoke: exitwise and onnxruntime-web agree; every number is finite 
     assert.equal(b.agreement.defaults.images, 32);
     for (const [k, v] of Object.entries(b.agreement.classifyBatch ?? {})) assert.equal(v.disagreements, 0, `${name}: classifyBatch ${k}`);
     const want = ["ort.full.b1", "ort.glued", "ort.allparts.b1", "ew.classify", "ew.classify.all", "ew.evaluate", "ort.allparts.b64", "ort.full.b16", "ort.full.b64", "ort.full.b256"];
-    if (b.hasClassifyBatch) want.push("ew.classifyBatch.b16", "ew.classifyBatch.b64", "ew.classifyBatch.b256");
+    assert.ok(b.hasClassifyBatch, `${name}: the package has classifyBatch`);
+    want.push("ew.classifyBatch.b16", "ew.classifyBatch.b64", "ew.classifyBatch.b256");
     assert.deepEqual(Object.keys(b.contenders).sort(), want.sort(), `${name}: contenders`);
     for (const [c, v] of Object.entries(b.contenders)) {
       assert.equal(v.rounds.length, 1, `${name} ${c}: rounds`);

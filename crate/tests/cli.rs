@@ -188,6 +188,33 @@ fn eval_equals_the_library_summary() {
     assert_summary(&v, &evaluation(&m, &big), &m, &m.manifest().default_thresholds());
 }
 
+/// `classify-batch` (a real early-exit run at batch N) leaves images where the trace-based
+/// summary says they leave, with the same accuracy and MACs, and each image's exit and class
+/// are what single-image `classify` gives.
+#[test]
+fn classify_batch_agrees_with_eval_and_classify() {
+    let m = model();
+    let test = pack(11, TEST_IMAGES);
+    let ev = evaluation(&m, &test);
+    for (t, batch) in [([0.55f32, 0.3], "7"), ([0.0, 0.0], "64"), ([1.0, 1.0], "1")] {
+        let arg = format!("{},{}", t[0], t[1]);
+        let v = json(&["classify-batch", p(bundle()), "--thresholds", &arg, "--batch", batch, "--json"]);
+        let s = ev.summary(&t, m.manifest()).unwrap();
+        assert_eq!(v["count"], TEST_IMAGES);
+        let histogram: Vec<usize> = v["histogram"].as_array().unwrap().iter().map(|h| h.as_u64().unwrap() as usize).collect();
+        assert_eq!(histogram, s.histogram, "{t:?}");
+        assert!(close(&v["accuracy"], s.accuracy), "{t:?}");
+        assert_eq!(v["macs_executed"].as_f64().unwrap(), s.mean_macs * TEST_IMAGES as f64, "{t:?}");
+        let len = m.manifest().input.len();
+        let images = exitwise::input::from_u8(&m.manifest().input, &test.pixels);
+        for i in 0..TEST_IMAGES {
+            let c = m.classify(&images[i * len..(i + 1) * len], &t).unwrap();
+            assert_eq!((v["exits"][i].as_u64(), v["classes"][i].as_u64()), (Some(c.exit as u64), Some(c.class as u64)), "{t:?} image {i}");
+        }
+    }
+    fails(&["classify-batch", p(bundle()), "--batch", "0"], "BAD_INPUT");
+}
+
 #[test]
 fn sweep_gives_the_library_frontier() {
     let m = model();
