@@ -545,6 +545,8 @@ test("drawing a digit on the pad classifies it", { timeout: LONG }, async (t) =>
   for (let k = 1; k <= 12; k++) await page.mouse.move(box.x + box.width * (0.52 - 0.05 * (k / 12)), box.y + box.height * (0.15 + 0.7 * (k / 12)));
   await page.mouse.up();
   await page.waitForSelector("#result[data-input=drawing]", { timeout: LONG });
+  // The figures for the whole stroke, not for one drawn while it was still going on.
+  await page.waitForFunction(() => document.getElementById("result").dataset.inputId === document.body.dataset.latestInput, null, { timeout: LONG });
   await page.waitForFunction(() => document.getElementById("seen-caption").textContent === "your drawing");
   const values = await sliderValues(page);
   await waitThresholds(page, "#result", values);

@@ -292,6 +292,8 @@ function setThresholds(t, from) {
 function selectInput(source, meta) {
   const id = state.nextInput++;
   state.meta.set(id, meta);
+  // The newest input asked for: a drawing sends one per stroke, and tests wait for the last.
+  document.body.dataset.latestInput = id;
   traceQ.push({ ...source, id });
 }
 
@@ -337,6 +339,7 @@ function renderDecision(d, thresholds) {
   const r = $("result").dataset;
   // Which input the figures are for: set with them, so the two never disagree.
   r.input = meta.kind === "test" ? `test:${meta.index}` : meta.kind;
+  r.inputId = current.id;
   r.exit = d.exit;
   r.exitName = d.exitName;
   r.label = d.label;
