@@ -362,36 +362,13 @@ impl<B: Backend> Model<B> {
         let x = self.input(input, 1)?;
         let mut ran = self.run(&self.plain, x, 1, None).await?;
         let outs = ran.pop().ok_or_else(|| Error::new(ErrorCode::Backend, "no result"))?;
-        let m = self.manifest();
-        let last = m.exits.len() - 1;
-        let fin = outs.iter().find(|(e, _)| *e == last).ok_or_else(|| Error::new(ErrorCode::Backend, "the final classifier did not run"))?;
-        let exits = outs
-            .iter()
-            .map(|(e, o)| ExitRecord {
-                exit: *e,
-                name: m.exits[*e].name.clone(),
-                confidence: o.confidence,
-                threshold: None,
-                class: o.class,
-                fired: *e == last,
-            })
-            .collect();
-        let out = &fin.1;
-        Ok(Classification {
-            exit: last,
-            exit_name: m.exits[last].name.clone(),
-            class: out.class,
-            label: m.labels.get(out.class).cloned().unwrap_or_default(),
-            confidence: out.confidence,
-            probabilities: out.probabilities.clone(),
-            exits,
-            segments_run: m.segments.len(),
-            macs_executed: self.costs.plain,
-            macs_full: self.costs.plain,
-            flops_saved: 0.0,
-            elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
-            backend: self.backend.name().to_string(),
-        })
+        // The plain flow evaluates the final classifier last: the same record as an early-exit
+        // run with no thresholds, costing the plain network.
+        let mut c = self.classification(outs, &[])?;
+        c.macs_executed = self.costs.plain;
+        c.flops_saved = 0.0;
+        c.elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
+        Ok(c)
     }
 
     /// [`Model::trace`], awaiting the backend's read-backs.
