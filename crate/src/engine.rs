@@ -235,6 +235,47 @@ pub struct Model<B: Backend> {
 }
 
 /// Checks a threshold vector: one per early exit, each finite and in [0, 1].
+/// Tolerance for a trace's probabilities and confidences: what f32 rounding can explain.
+const TRACE_SLACK: f32 = 1e-4;
+
+/// A trace from outside (JS, a file) is only decided on if it is one this model could have
+/// produced: the right shape, distributions that are distributions, each class the argmax of
+/// its probabilities, and each confidence what the exit's rule computes from them (a learned
+/// confidence, from its own head, only needs to be in [0, 1]). Anything else would give a
+/// confident-looking answer from forged numbers.
+pub fn check_trace(m: &Manifest, trace: &Trace) -> Result<()> {
+    let bad = |msg: String| err(ErrorCode::BadInput, format!("not a trace of this model: {msg}"));
+    if trace.exits.len() != m.exits.len() {
+        return bad(format!("{} exits, the model has {}", trace.exits.len(), m.exits.len()));
+    }
+    for (e, (o, spec)) in trace.exits.iter().zip(&m.exits).enumerate() {
+        let p = &o.probabilities;
+        if p.len() != m.classes() {
+            return bad(format!("exit {e} has {} probabilities, the model has {} classes", p.len(), m.classes()));
+        }
+        if p.iter().any(|&x| !(x >= 0.0 && x <= 1.0 + TRACE_SLACK)) {
+            return bad(format!("exit {e}: a probability is not a number in [0, 1]"));
+        }
+        let sum: f32 = p.iter().sum();
+        if (sum - 1.0).abs() > 1e-3 {
+            return bad(format!("exit {e}: probabilities sum to {sum}, not 1"));
+        }
+        let best = p.iter().copied().fold(0.0, f32::max);
+        if p.get(o.class).is_none_or(|&x| x < best) {
+            return bad(format!("exit {e}: class {} is not the most probable one", o.class));
+        }
+        let c = o.confidence;
+        let expected = match spec.rule {
+            crate::manifest::ExitRule::Learned => None,
+            rule => Some(confidence(rule, p, None)),
+        };
+        if !(0.0..=1.0).contains(&c) || expected.is_some_and(|x| (x - c).abs() > TRACE_SLACK) {
+            return bad(format!("exit {e}: confidence {c} is not what its rule gives"));
+        }
+    }
+    Ok(())
+}
+
 pub fn check_thresholds(m: &Manifest, thresholds: &[f32]) -> Result<()> {
     if thresholds.len() != m.early_exits() {
         return err(ErrorCode::BadThreshold, format!(
@@ -407,12 +448,7 @@ impl<B: Backend> Model<B> {
     pub fn decide(&self, trace: &Trace, thresholds: &[f32]) -> Result<Classification> {
         check_thresholds(self.manifest(), thresholds)?;
         let m = self.manifest();
-        if trace.exits.len() != m.exits.len() || trace.exits.iter().any(|o| o.probabilities.len() != m.classes()) {
-            return err(ErrorCode::BadInput, format!(
-                "the trace does not belong to this model: need {} exits of {} probabilities",
-                m.exits.len(), m.classes()
-            ));
-        }
+        check_trace(m, trace)?;
         let fired = fired_at(&trace.exits, thresholds, m.exits.len() - 1);
         let outs = trace.exits[..=fired].iter().cloned().enumerate().collect();
         self.classification(outs, thresholds)

@@ -27,6 +27,9 @@ pub enum ErrorCode {
     BadPack,
     /// The backend failed while running a part.
     Backend,
+    /// JS only: the wasm instance trapped (a bug); pending calls reject with this, the models it
+    /// held are gone, and the next `Model.load` starts a fresh instance.
+    InstanceCrashed,
 }
 
 impl ErrorCode {
@@ -42,6 +45,7 @@ impl ErrorCode {
             ErrorCode::BadThreshold => "BAD_THRESHOLD",
             ErrorCode::BadPack => "BAD_PACK",
             ErrorCode::Backend => "BACKEND",
+            ErrorCode::InstanceCrashed => "INSTANCE_CRASHED",
         }
     }
 }

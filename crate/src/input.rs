@@ -44,19 +44,31 @@ pub fn normalize_into(spec: &InputSpec, data: &[f32], out: &mut [f32]) -> Result
         let c = p % channels;
         let (mean, std) = (spec.mean.get(c).copied().unwrap_or(0.0), spec.std.get(c).copied().unwrap_or(1.0));
         for (j, (&v, d)) in src.iter().zip(dst).enumerate() {
-            // One comparison pair rejects NaN, ±inf and out-of-range values alike.
-            if !(v >= lo - RANGE_SLACK && v <= hi + RANGE_SLACK) {
-                let i = p * plane + j;
-                return if v.is_finite() {
-                    err(ErrorCode::BadInput, format!("input value {i} is {v}, outside the model's range [{lo}, {hi}]"))
-                } else {
-                    err(ErrorCode::BadInput, format!("input value {i} is {v} (not finite)"))
-                };
-            }
+            check_value(p * plane + j, v, lo, hi)?;
             *d = (v.clamp(lo, hi) - mean) / std;
         }
     }
     Ok(())
+}
+
+/// One input as given (C·H·W values), checked as `classify` checks it: the right count, every
+/// value finite and within the range.
+pub fn check_values(spec: &InputSpec, data: &[f32]) -> Result<()> {
+    input_shape(spec, data, 1)?;
+    let [lo, hi] = spec.range;
+    data.iter().enumerate().try_for_each(|(i, &v)| check_value(i, v, lo, hi))
+}
+
+#[inline]
+fn check_value(i: usize, v: f32, lo: f32, hi: f32) -> Result<()> {
+    // One comparison pair rejects NaN, ±inf and out-of-range values alike.
+    if v >= lo - RANGE_SLACK && v <= hi + RANGE_SLACK {
+        Ok(())
+    } else if v.is_finite() {
+        err(ErrorCode::BadInput, format!("input value {i} is {v}, outside the model's range [{lo}, {hi}]"))
+    } else {
+        err(ErrorCode::BadInput, format!("input value {i} is {v} (not finite)"))
+    }
 }
 
 /// Options for converting an image.

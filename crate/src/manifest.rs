@@ -178,6 +178,13 @@ impl Manifest {
         if i.shape.len() != 4 || i.shape[0] != 1 || i.shape[1..].iter().any(|&d| d == 0) {
             return bad(format!("input.shape must be [1, C, H, W] with non-zero dims, got {:?}", i.shape));
         }
+        // Bounded so that no product of dims (per image, per batch) can overflow downstream.
+        if i.shape[1] > MAX_CHANNELS || i.shape[2..].iter().any(|&d| d > MAX_SIDE) {
+            return bad(format!(
+                "input.shape {:?} is too large: at most {MAX_CHANNELS} channels and {MAX_SIDE}×{MAX_SIDE} pixels",
+                i.shape
+            ));
+        }
         if i.dtype != "f32" || i.layout != "NCHW" {
             return bad(format!("input must be f32 NCHW, got {} {}", i.dtype, i.layout));
         }
@@ -234,6 +241,9 @@ impl Manifest {
         if self.exits[self.exits.len() - 1].after != last {
             return bad("the last exit (the final classifier) must come after the last segment".into());
         }
+        for r in [&self.test_pack, &self.calibration_pack, &self.reference].into_iter().flatten() {
+            check_file_name(&r.file)?;
+        }
         // Dataflow: every part consumes only activations produced before it; names are unique.
         let mut names = HashSet::new();
         let mut files = HashSet::new();
@@ -247,6 +257,7 @@ impl Manifest {
             if !names.insert(name.as_str()) {
                 return bad(format!("part name {name:?} is used twice"));
             }
+            check_file_name(file)?;
             if !files.insert(file) {
                 return bad(format!("file {file:?} is used by two parts"));
             }
@@ -266,6 +277,28 @@ impl Manifest {
         }
         Ok(())
     }
+}
+
+/// Largest input channel count and image side a manifest may declare.
+pub const MAX_CHANNELS: usize = 64;
+pub const MAX_SIDE: usize = 4096;
+/// Longest bundle file name.
+const MAX_NAME: usize = 128;
+
+/// A bundle's file names are plain names inside the bundle's folder: letters, digits, `.`, `_`,
+/// `-`, no leading dot. No separators, `..`, absolute paths, query strings or fragments, so a
+/// manifest can neither reach a file outside its folder on disk nor another URL of the origin.
+pub fn check_file_name(name: &str) -> Result<()> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if name.is_empty() || name.len() > MAX_NAME || name.starts_with('.') || !name.chars().all(plain) {
+        return err(ErrorCode::BadManifest, format!(
+            "file name {name:?} is not allowed: use 1–{MAX_NAME} letters, digits, '.', '_' or '-', not starting with '.'"
+        ));
+    }
+    if name == "manifest.json" {
+        return err(ErrorCode::BadManifest, "file name \"manifest.json\" is not allowed: it is the manifest itself");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -321,6 +354,22 @@ mod tests {
         rejects(|v| v["input"]["shape"] = serde_json::json!([1, 28, 28]), "input.shape");
         rejects(|v| v["labels"] = serde_json::json!(["only"]), "labels");
         rejects(|v| v["segments"][1]["name"] = "s0".into(), "twice");
+        rejects(|v| v["input"]["shape"] = serde_json::json!([1, 1, 65536, 65536]), "too large");
+    }
+
+    #[test]
+    fn file_names_stay_inside_the_bundle() {
+        for name in ["../s0.onnx", "/etc/passwd", "a/b.onnx", "a\\b.onnx", "s0.onnx?x=1", "s0.onnx#f", ".hidden", "..", "", "%2e%2e", "C:x", "manifest.json", "é.onnx"] {
+            rejects(|v| v["segments"][0]["file"] = name.into(), "not allowed");
+        }
+        for name in ["../testpack.bin", "https://example.com/p.bin"] {
+            rejects(|v| v["test_pack"] = serde_json::json!({"file": name, "sha256": ""}), "not allowed");
+        }
+        for name in ["seg0.onnx", "exit_1-b.v2.onnx", "T.onnx"] {
+            let mut v = chain();
+            v["segments"][0]["file"] = name.into();
+            assert!(parse(&v).is_ok(), "{name}");
+        }
     }
 
     #[test]

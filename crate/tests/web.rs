@@ -28,7 +28,7 @@ async fn done(p: js_sys::Promise) -> Result<JsValue, JsValue> {
 async fn load(files: &Files) -> Model {
     let o = Object::new();
     Reflect::set(&o, &"backend".into(), &"cpu".into()).unwrap();
-    Model::load(source(files), o.into()).await.unwrap()
+    Model::load_from(source(files), o.into()).await.unwrap()
 }
 
 #[wasm_bindgen_test]
@@ -83,7 +83,7 @@ async fn evaluate_gives_summary_frontier_and_calibration() {
     let n = 40;
     let images: Vec<f32> = (0..n).flat_map(|i| input(100 + i)).collect();
     let labels: Vec<u8> = (0..n).map(|i| (i % 3) as u8).collect();
-    let ev = done(m.evaluate(Float32Array::from(&images[..]), Uint8Array::from(&labels[..]), JsValue::UNDEFINED))
+    let ev = done(m.evaluate(Float32Array::from(&images[..]).into(), Uint8Array::from(&labels[..]).into(), JsValue::UNDEFINED))
         .await
         .unwrap();
     // The resolved value is the JS `Evaluation` object: drive it as JS code would.
@@ -108,7 +108,7 @@ async fn evaluate_gives_summary_frontier_and_calibration() {
 async fn errors_have_codes_and_the_model_keeps_working() {
     let mut files = chain(false, true);
     files.insert("seg1.onnx".into(), b"garbage".to_vec());
-    let e = Model::load(source(&files), JsValue::UNDEFINED).await.err().unwrap();
+    let e = Model::load_from(source(&files), JsValue::UNDEFINED).await.err().unwrap();
     assert_eq!(code(e), "BUNDLE_HASH_MISMATCH");
 
     let good = chain(false, true);
@@ -116,9 +116,9 @@ async fn errors_have_codes_and_the_model_keeps_working() {
     m["exits"] = serde_json::json!([]);
     let mut bad = good.clone();
     bad.insert("manifest.json".into(), serde_json::to_vec(&m).unwrap());
-    assert_eq!(code(Model::load(source(&bad), JsValue::UNDEFINED).await.err().unwrap()), "BAD_MANIFEST");
-    assert_eq!(code(Model::load(JsValue::from(3), JsValue::UNDEFINED).await.err().unwrap()), "BAD_MANIFEST");
-    let e = Model::load("http://127.0.0.1:9/nowhere/".into(), JsValue::UNDEFINED).await.err().unwrap();
+    assert_eq!(code(Model::load_from(source(&bad), JsValue::UNDEFINED).await.err().unwrap()), "BAD_MANIFEST");
+    assert_eq!(code(Model::load_from(JsValue::from(3), JsValue::UNDEFINED).await.err().unwrap()), "BAD_MANIFEST");
+    let e = Model::load_from("http://127.0.0.1:9/nowhere/".into(), JsValue::UNDEFINED).await.err().unwrap();
     assert_eq!(code(e), "MISSING_FILE");
 
     let model = load(&good).await;
@@ -132,7 +132,7 @@ async fn errors_have_codes_and_the_model_keeps_working() {
     assert_eq!(code(done(model.classify(x.clone(), thresholds(&[1.5, 0.5]), JsValue::UNDEFINED)).await.unwrap_err()), "BAD_THRESHOLD");
     assert_eq!(code(done(model.classify(x.clone(), thresholds(&[0.5]), JsValue::UNDEFINED)).await.unwrap_err()), "BAD_THRESHOLD");
     assert_eq!(code(done(model.classify(x.clone(), "0.5".into(), JsValue::UNDEFINED)).await.unwrap_err()), "BAD_THRESHOLD");
-    let e = done(model.evaluate(Float32Array::new_with_length(5), Uint8Array::new_with_length(1), JsValue::UNDEFINED)).await;
+    let e = done(model.evaluate(Float32Array::new_with_length(5).into(), Uint8Array::new_with_length(1).into(), JsValue::UNDEFINED)).await;
     assert_eq!(code(e.unwrap_err()), "BAD_INPUT");
     assert_eq!(code(model.decide(JsValue::from("trace"), thresholds(&[0.5, 0.5])).unwrap_err()), "BAD_INPUT");
     let after = done(model.classify(x, thresholds(&[0.5, 0.5]), JsValue::UNDEFINED)).await.unwrap();

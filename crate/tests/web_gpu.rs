@@ -29,7 +29,7 @@ fn options(backend: &str) -> JsValue {
 }
 
 async fn load(files: &Files, backend: &str) -> Result<Model, JsValue> {
-    Model::load(source(files), options(backend)).await
+    Model::load_from(source(files), options(backend)).await
 }
 
 async fn gpu(files: &Files) -> Model {
@@ -86,7 +86,7 @@ async fn webgpu_evaluation_matches_the_cpu() {
     let mut summaries = vec![];
     for backend in ["cpu", "webgpu"] {
         let m = if backend == "cpu" { load(&files, "cpu").await.unwrap() } else { gpu(&files).await };
-        let p = m.evaluate(Float32Array::from(&images[..]), Uint8Array::from(&labels[..]), JsValue::UNDEFINED);
+        let p = m.evaluate(Float32Array::from(&images[..]).into(), Uint8Array::from(&labels[..]).into(), JsValue::UNDEFINED);
         let ev = JsFuture::from(p).await.unwrap();
         let f: js_sys::Function = get(&ev, "summary").unchecked_into();
         let s = f.call1(&ev, &thresholds(&[0.6, 0.5])).unwrap();

@@ -1,45 +1,34 @@
-//! Getting a bundle's files: fetched from a base URL (window or worker), or given as a `Map` or
-//! an object of file name → bytes.
+//! Fetching a bundle's files from a base URL (window or worker), all in flight at once.
 
-use super::bytes_of;
+use super::read::describe;
 use crate::error::{Error, ErrorCode, Result};
 use crate::manifest::Manifest;
-use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-/// Files of a bundle given as a `Map` or a plain object of name → bytes.
-pub fn files_of(source: &JsValue) -> Result<BTreeMap<String, Vec<u8>>> {
-    let entries: Array = if let Some(m) = source.dyn_ref::<js_sys::Map>() {
-        Array::from(&m.entries())
-    } else if source.is_object() {
-        Object::entries(source.unchecked_ref())
-    } else {
-        return Err(Error::new(ErrorCode::BadManifest, "a bundle source is a base URL, a Map or an object of file name → bytes"));
-    };
-    let mut files = BTreeMap::new();
-    for entry in entries.iter() {
-        let pair: Array = entry.unchecked_into();
-        let name = pair.get(0).as_string().ok_or_else(|| Error::new(ErrorCode::BadManifest, "bundle file names must be strings"))?;
-        let bytes = bytes_of(&pair.get(1))
-            .ok_or_else(|| Error::new(ErrorCode::BadManifest, format!("{name}: expected a Uint8Array or ArrayBuffer")))?;
-        files.insert(name, bytes);
-    }
-    Ok(files)
-}
-
-/// `fetch` from whichever global scope we run in (window or worker).
-async fn fetch_bytes(url: &str) -> Result<Vec<u8>> {
+/// `fetch` from whichever global scope we run in (window or worker): starts the request and
+/// returns its pending response, so several files can be in flight at once.
+fn start_fetch(url: &str) -> Result<Promise> {
     let global = js_sys::global();
     let fetch: Function = Reflect::get(&global, &"fetch".into())
         .ok()
         .and_then(|f| f.dyn_into().ok())
         .ok_or_else(|| Error::new(ErrorCode::MissingFile, "no fetch() in this environment: pass the files as a Map"))?;
+    let promise = fetch.call1(&global, &url.into()).map_err(|e| Error::new(ErrorCode::MissingFile, format!("{url}: {}", describe(&e))))?;
+    promise.dyn_into().map_err(|_| Error::new(ErrorCode::MissingFile, format!("{url}: fetch() did not return a Promise")))
+}
+
+/// The body of a started fetch.
+async fn body_of(url: &str, pending: Promise) -> Result<Vec<u8>> {
     let fail = |why: String| Error::new(ErrorCode::MissingFile, format!("{url}: {why}"));
-    let promise: Promise = fetch.call1(&global, &url.into()).map_err(|e| fail(format!("{e:?}")))?.unchecked_into();
-    let resp: web_sys::Response = JsFuture::from(promise).await.map_err(|e| fail(describe(&e)))?.unchecked_into();
+    let resp: web_sys::Response = JsFuture::from(pending)
+        .await
+        .map_err(|e| fail(describe(&e)))?
+        .dyn_into()
+        .map_err(|_| fail("fetch() did not give a Response".into()))?;
     if !resp.ok() {
         return Err(fail(format!("HTTP {}", resp.status())));
     }
@@ -47,22 +36,30 @@ async fn fetch_bytes(url: &str) -> Result<Vec<u8>> {
     Ok(Uint8Array::new(&buf).to_vec())
 }
 
-fn describe(e: &JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string()).unwrap_or_else(|| format!("{e:?}"))
-}
-
+/// Every file `manifest.json` at `base` names. The manifest's rules (`Manifest::parse`) keep
+/// each name a plain file name, so no fetch leaves the bundle's folder.
 pub async fn fetch_bundle(base: &str, progress: Option<&Function>) -> Result<BTreeMap<String, Vec<u8>>> {
     let base = if base.ends_with('/') { base.to_string() } else { format!("{base}/") };
-    let manifest_bytes = fetch_bytes(&format!("{base}manifest.json")).await?;
+    let manifest_url = format!("{base}manifest.json");
+    let manifest_bytes = body_of(&manifest_url, start_fetch(&manifest_url)?).await?;
     let manifest = Manifest::parse(&manifest_bytes)?;
     let mut names: Vec<String> = manifest.segments.iter().map(|s| s.file.clone()).collect();
     names.extend(manifest.exits.iter().map(|e| e.file.clone()));
     names.extend([&manifest.test_pack, &manifest.calibration_pack, &manifest.reference].into_iter().flatten().map(|r| r.file.clone()));
+    // Every file in flight at once (cold start: one round trip, not one per file); bodies are
+    // then taken in manifest order, so progress still counts up file by file.
+    let pending: Vec<(String, String, Promise)> = names
+        .into_iter()
+        .map(|name| {
+            let url = format!("{base}{name}");
+            start_fetch(&url).map(|p| (name, url, p))
+        })
+        .collect::<Result<_>>()?;
     let mut files = BTreeMap::from([("manifest.json".to_string(), manifest_bytes)]);
-    let total = names.len() + 1;
+    let total = pending.len() + 1;
     let mut bytes = 0usize;
-    for (i, name) in names.into_iter().enumerate() {
-        let b = fetch_bytes(&format!("{base}{name}")).await?;
+    for (i, (name, url, p)) in pending.into_iter().enumerate() {
+        let b = body_of(&url, p).await?;
         bytes += b.len();
         if let Some(f) = progress {
             let p = Object::new();
@@ -76,4 +73,3 @@ pub async fn fetch_bundle(base: &str, progress: Option<&Function>) -> Result<BTr
     }
     Ok(files)
 }
-

@@ -5,19 +5,22 @@ use crate::bundle::Bundle;
 use crate::engine::{BatchClassification, Classification, Trace};
 use crate::error::{Error, ErrorCode, Result};
 use crate::eval::Evaluation as Eval;
-use crate::input::{from_rgba, from_u8, ImageOptions};
+use crate::input::{check_values, from_rgba, from_u8, ImageOptions};
 use crate::manifest::Manifest;
-use fetch::{fetch_bundle, files_of};
+use fetch::fetch_bundle;
 use runner::{Choice, Engine, Runner};
 use crate::pack::Pack;
-use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Float32Array, Function, Object, Promise, Reflect, Uint8Array};
 use serde::Serialize;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use crash::Counted;
 use wasm_bindgen_futures::future_to_promise;
 
+mod crash;
 mod fetch;
+mod read;
 pub mod runner;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -25,7 +28,7 @@ const TYPES: &str = r#"
 /** Stable error codes: `error.code` of every error exitwise throws. */
 export type ErrorCode =
   | "BAD_MANIFEST" | "MISSING_FILE" | "BUNDLE_HASH_MISMATCH" | "BAD_ONNX" | "SHAPE_MISMATCH"
-  | "UNSUPPORTED_OP" | "BAD_INPUT" | "BAD_THRESHOLD" | "BAD_PACK" | "BACKEND";
+  | "UNSUPPORTED_OP" | "BAD_INPUT" | "BAD_THRESHOLD" | "BAD_PACK" | "BACKEND" | "INSTANCE_CRASHED";
 /** Every error exitwise throws is an `Error` with a stable `code`. */
 export interface ExitwiseError extends Error { name: "ExitwiseError"; code: ErrorCode }
 /** Which backend runs the model: tract on the CPU (wasm SIMD) or WGSL compute kernels on WebGPU. */
@@ -152,51 +155,66 @@ impl serde_json::ser::Formatter for WidenF32 {
     }
 }
 
-/// A JS value read into `T` through `JSON.stringify` (which may throw: caught), for the same
-/// reason as [`to_js`].
-fn from_js<T: serde::de::DeserializeOwned>(v: &JsValue) -> std::result::Result<T, String> {
-    let text = js_sys::JSON::stringify(v).map_err(|_| "it cannot be read (JSON.stringify threw)".to_string())?;
-    let text = text.as_string().ok_or_else(|| "it is not a JSON value".to_string())?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
-}
-
 fn bad(code: ErrorCode, msg: impl Into<String>) -> JsValue {
     js_error(Error::new(code, msg))
 }
 
-fn bytes_of(v: &JsValue) -> Option<Vec<u8>> {
-    if let Some(a) = v.dyn_ref::<Uint8Array>() {
-        Some(a.to_vec())
-    } else if v.is_instance_of::<js_sys::ArrayBuffer>() {
-        Some(Uint8Array::new(v).to_vec())
-    } else {
-        None
-    }
-}
-
+/// Thresholds: `undefined`/`null` (the manifest's defaults), a `Float32Array` or an array of
+/// numbers; read without running caller code in Rust frames (`read`).
 fn thresholds_of(v: &JsValue, manifest: &Manifest) -> JsResult<Vec<f32>> {
     if v.is_undefined() || v.is_null() {
         return Ok(manifest.default_thresholds());
     }
-    if let Some(a) = v.dyn_ref::<Float32Array>() {
-        return Ok(a.to_vec());
+    if let Some(t) = read::f32s(v, ErrorCode::BadThreshold, "thresholds").map_err(js_error)? {
+        return Ok(t);
     }
-    if Array::is_array(v) {
-        let a: &Array = v.unchecked_ref();
-        return a
-            .iter()
-            .enumerate()
-            .map(|(i, x)| x.as_f64().map(|x| x as f32).ok_or_else(|| bad(ErrorCode::BadThreshold, format!("threshold {i} is not a number"))))
-            .collect();
+    let t: Vec<Option<f64>> = read::json(v)
+        .map_err(|e| bad(ErrorCode::BadThreshold, format!("thresholds must be an array of numbers or a Float32Array: {e}")))?;
+    t.iter()
+        .enumerate()
+        .map(|(i, x)| x.map(|x| x as f32).ok_or_else(|| bad(ErrorCode::BadThreshold, format!("threshold {i} is not a number"))))
+        .collect()
+}
+
+/// A count of inputs: a non-negative integer number.
+fn count_of(v: &JsValue) -> JsResult<usize> {
+    match v.as_f64() {
+        Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= u32::MAX as f64 => Ok(n as usize),
+        _ => Err(bad(ErrorCode::BadInput, "count must be a non-negative integer")),
     }
-    Err(bad(ErrorCode::BadThreshold, "thresholds must be an array of numbers or a Float32Array"))
+}
+
+/// Labels: a `Uint8Array` (or `ArrayBuffer`), or an array of integers in 0‥255; anything else
+/// (an `Int32Array` would wrap mod 256) is refused.
+fn labels_of(v: &JsValue) -> JsResult<Vec<u8>> {
+    if let Some(l) = read::u8s(v, ErrorCode::BadInput, "labels").map_err(js_error)? {
+        return Ok(l);
+    }
+    let l: Vec<f64> = read::json(v).map_err(|e| bad(ErrorCode::BadInput, format!("labels must be a Uint8Array or an array of class indices: {e}")))?;
+    l.iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            if x >= 0.0 && x <= 255.0 && x.fract() == 0.0 {
+                Ok(x as u8)
+            } else {
+                Err(bad(ErrorCode::BadInput, format!("label {i} is {x}, not a class index")))
+            }
+        })
+        .collect()
+}
+
+/// Images stored one after another: a `Float32Array`.
+fn images_of(v: &JsValue) -> JsResult<Vec<f32>> {
+    read::f32s(v, ErrorCode::BadInput, "images")
+        .map_err(js_error)?
+        .ok_or_else(|| bad(ErrorCode::BadInput, "images must be a Float32Array (count × C·H·W values)"))
 }
 
 fn image_options(v: &JsValue) -> JsResult<ImageOptions> {
     if v.is_undefined() || v.is_null() {
         return Ok(ImageOptions::default());
     }
-    from_js(v).map_err(|e| bad(ErrorCode::BadInput, format!("image options: {e}")))
+    read::json(v).map_err(|e| bad(ErrorCode::BadInput, format!("image options: {e}")))
 }
 
 /// A batch result as typed arrays: one crossing per field, not one object per input.
@@ -239,7 +257,7 @@ where
     T: 'static,
 {
     let runner = Rc::clone(runner);
-    future_to_promise(async move { convert(runner.run(op).await.map_err(js_error)?) })
+    future_to_promise(Counted(Box::pin(async move { convert(runner.run(op).await.map_err(js_error)?) })))
 }
 
 /// A rejected Promise: bad arguments are reported where results are.
@@ -250,26 +268,12 @@ fn rejected(e: JsValue) -> Promise {
 #[wasm_bindgen]
 impl Model {
     /// Loads a bundle from its base URL or from its files, verifying hashes and shapes.
-    pub async fn load(
+    #[wasm_bindgen(unchecked_return_type = "Promise<Model>")]
+    pub fn load(
         #[wasm_bindgen(unchecked_param_type = "BundleSource")] source: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "LoadOptions")] options: JsValue,
-    ) -> JsResult<Model> {
-        let progress: Option<Function> = if options.is_object() {
-            Reflect::get(&options, &"onProgress".into()).ok().and_then(|f| f.dyn_into().ok())
-        } else {
-            None
-        };
-        let backend = if options.is_object() { Reflect::get(&options, &"backend".into()).unwrap_or(JsValue::UNDEFINED) } else { JsValue::UNDEFINED };
-        if !backend.is_undefined() && backend.as_string().is_none() {
-            return Err(bad(ErrorCode::Backend, "options.backend must be \"auto\", \"cpu\" or \"webgpu\""));
-        }
-        let choice = Choice::parse(backend.as_string().as_deref()).map_err(js_error)?;
-        let files = match source.as_string() {
-            Some(base) => fetch_bundle(&base, progress.as_ref()).await.map_err(js_error)?,
-            None => files_of(&source).map_err(js_error)?,
-        };
-        let bundle = Bundle::from_files(&files).map_err(js_error)?;
-        Ok(Model { inner: Rc::new(Runner::new(bundle, choice).await.map_err(js_error)?) })
+    ) -> Promise {
+        future_to_promise(Counted(Box::pin(async move { Ok(Model::load_from(source, options).await?.into()) })))
     }
 
     /// The backend in use.
@@ -355,16 +359,16 @@ impl Model {
     #[wasm_bindgen(js_name = classifyBatch, unchecked_return_type = "Promise<BatchClassification>")]
     pub fn classify_batch(
         &self,
-        images: Float32Array,
-        count: u32,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array")] images: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] count: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "Thresholds")] thresholds: JsValue,
     ) -> Promise {
         let engine = self.inner.engine();
-        let t = match thresholds_of(&thresholds, engine.manifest()) {
-            Ok(t) => Rc::new(t),
+        let args = thresholds_of(&thresholds, engine.manifest()).and_then(|t| Ok((t, images_of(&images)?, count_of(&count)?)));
+        let (t, x, n) = match args {
+            Ok((t, x, n)) => (Rc::new(t), Rc::new(x), n),
             Err(e) => return rejected(e),
         };
-        let (x, n) = (Rc::new(images.to_vec()), count as usize);
         run_on(
             &self.inner,
             move |m| {
@@ -407,7 +411,7 @@ impl Model {
     ) -> JsResult<JsValue> {
         let engine = self.inner.engine();
         let t = thresholds_of(&thresholds, engine.manifest())?;
-        let trace: Trace = from_js(&trace).map_err(|e| bad(ErrorCode::BadInput, format!("not a trace: {e}")))?;
+        let trace: Trace = read::json(&trace).map_err(|e| bad(ErrorCode::BadInput, format!("not a trace: {e}")))?;
         to_js(&engine.decide(&trace, &t).map_err(js_error)?)
     }
 
@@ -427,13 +431,20 @@ impl Model {
     #[wasm_bindgen(unchecked_return_type = "Promise<Evaluation>")]
     pub fn evaluate(
         &self,
-        images: Float32Array,
-        labels: Uint8Array,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array")] images: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | number[]")] labels: JsValue,
         #[wasm_bindgen(js_name = onProgress, unchecked_optional_param_type = "(progress: EvaluateProgress) => void")]
         on_progress: JsValue,
     ) -> Promise {
-        let (images, labels) = (Rc::new(images.to_vec()), Rc::new(labels.to_vec()));
-        let progress: Option<Function> = on_progress.dyn_into().ok();
+        let (images, labels) = match images_of(&images).and_then(|x| Ok((x, labels_of(&labels)?))) {
+            Ok((x, l)) => (Rc::new(x), Rc::new(l)),
+            Err(e) => return rejected(e),
+        };
+        let progress: Option<Function> = match on_progress.dyn_into::<Function>() {
+            Ok(f) => Some(f),
+            Err(v) if v.is_undefined() || v.is_null() => None,
+            Err(_) => return rejected(bad(ErrorCode::BadInput, "onProgress must be a function")),
+        };
         let len = self.inner.engine().manifest().input.len();
         if labels.is_empty() || images.len() != labels.len() * len {
             return rejected(bad(ErrorCode::BadInput, format!("{} image values for {} labels of {len} values each", images.len(), labels.len())));
@@ -468,6 +479,28 @@ impl Model {
 }
 
 impl Model {
+    /// [`Model::load`] for Rust callers (the browser tests): the model itself, not a Promise.
+    pub async fn load_from(source: JsValue, options: JsValue) -> JsResult<Model> {
+        let opt = |key: &str| read::field(&options, key, ErrorCode::Backend, "options").map_err(js_error);
+        let progress = opt("onProgress")?;
+        let progress: Option<Function> = match progress.dyn_into::<Function>() {
+            Ok(f) => Some(f),
+            Err(v) if v.is_undefined() || v.is_null() => None,
+            Err(_) => return Err(bad(ErrorCode::Backend, "options.onProgress must be a function")),
+        };
+        let backend = opt("backend")?;
+        if !backend.is_undefined() && backend.as_string().is_none() {
+            return Err(bad(ErrorCode::Backend, "options.backend must be \"auto\", \"cpu\" or \"webgpu\""));
+        }
+        let choice = Choice::parse(backend.as_string().as_deref()).map_err(js_error)?;
+        let files: std::collections::BTreeMap<String, Vec<u8>> = match source.as_string() {
+            Some(base) => fetch_bundle(&base, progress.as_ref()).await.map_err(js_error)?,
+            None => read::bundle_files(&source).map_err(js_error)?.into_iter().collect(),
+        };
+        let bundle = Bundle::from_files(&files).map_err(js_error)?;
+        Ok(Model { inner: Rc::new(Runner::new(bundle, choice).await.map_err(js_error)?) })
+    }
+
     /// Destroys the GPU device, as a driver reset would, so tests can watch the move to the CPU
     /// (Rust only; not exported to JS).
     #[doc(hidden)]
@@ -476,21 +509,26 @@ impl Model {
     }
 
     fn input_of(&self, input: &JsValue, options: &JsValue) -> JsResult<Vec<f32>> {
-        if let Some(a) = input.dyn_ref::<Float32Array>() {
-            return Ok(a.to_vec());
+        let engine = self.inner.engine();
+        let spec = &engine.manifest().input;
+        if let Some(x) = read::f32s(input, ErrorCode::BadInput, "input").map_err(js_error)? {
+            check_values(spec, &x).map_err(js_error)?;
+            return Ok(x);
         }
-        if input.is_object() {
-            let get = |k: &str| Reflect::get(input, &k.into()).unwrap_or(JsValue::UNDEFINED);
-            let (data, w, h) = (get("data"), get("width").as_f64(), get("height").as_f64());
-            let rgba = if let Some(c) = data.dyn_ref::<js_sys::Uint8ClampedArray>() { Some(c.to_vec()) } else { bytes_of(&data) };
-            if let (Some(rgba), Some(w), Some(h)) = (rgba, w, h) {
-                if w >= 0.0 && h >= 0.0 && w.fract() == 0.0 && h.fract() == 0.0 {
-                    let opts = image_options(options)?;
-                    return from_rgba(&self.inner.engine().manifest().input, &rgba, w as usize, h as usize, opts).map_err(js_error);
-                }
+        let shape_err = || bad(ErrorCode::BadInput, "input must be a Float32Array or an image ({ data: RGBA bytes, width, height })");
+        if !input.is_object() {
+            return Err(shape_err());
+        }
+        let get = |k: &str| read::field(input, k, ErrorCode::BadInput, "input").map_err(js_error);
+        let (data, w, h) = (get("data")?, get("width")?.as_f64(), get("height")?.as_f64());
+        let rgba = read::rgba(&data, "input.data").map_err(js_error)?;
+        if let (Some(rgba), Some(w), Some(h)) = (rgba, w, h) {
+            if w >= 0.0 && h >= 0.0 && w.fract() == 0.0 && h.fract() == 0.0 && w <= u32::MAX as f64 && h <= u32::MAX as f64 {
+                let opts = image_options(options)?;
+                return from_rgba(spec, &rgba, w as usize, h as usize, opts).map_err(js_error);
             }
         }
-        Err(bad(ErrorCode::BadInput, "input must be a Float32Array or an image ({ data: RGBA bytes, width, height })"))
+        Err(shape_err())
     }
 
     fn pack(&self, file: Option<String>) -> JsResult<JsValue> {
@@ -533,11 +571,10 @@ impl Evaluation {
     /// Accuracy, mean MACs, fraction saved and exit histogram at these thresholds.
     #[wasm_bindgen(unchecked_return_type = "Summary")]
     pub fn summary(&self, #[wasm_bindgen(unchecked_param_type = "Thresholds")] thresholds: JsValue) -> JsResult<JsValue> {
-        let t = if let Some(a) = thresholds.dyn_ref::<Float32Array>() {
-            a.to_vec()
-        } else {
-            from_js::<Vec<f32>>(&thresholds).map_err(|e| bad(ErrorCode::BadThreshold, format!("thresholds: {e}")))?
-        };
+        if thresholds.is_undefined() || thresholds.is_null() {
+            return Err(bad(ErrorCode::BadThreshold, "summary needs thresholds (one per early exit)"));
+        }
+        let t = thresholds_of(&thresholds, &self.manifest)?;
         to_js(&self.inner.summary(&t, &self.manifest).map_err(js_error)?)
     }
 
