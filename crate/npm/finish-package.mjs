@@ -7,12 +7,13 @@
 //     goes through binaryen's wasm-opt (the npm `binaryen` package: Debian's binaryen 108
 //     corrupts wasm-bindgen's externref table).
 // Usage: node crate/npm/finish-package.mjs <pkg dir> [--opt <path to wasm-opt>]
-import { readFileSync, writeFileSync, renameSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync, renameSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 
 const [dir, flag, wasmOpt] = process.argv.slice(2);
+const TS_SELF = '/* @ts-self-types="./exitwise.d.ts" */\n';
 if (!dir) throw new Error("usage: finish-package.mjs <pkg dir> [--opt <wasm-opt>]");
 const pkgPath = join(dir, "package.json");
 const pkg = JSON.parse(readFileSync(pkgPath, "utf8"));
@@ -22,6 +23,57 @@ const cargo = readFileSync(new URL("../../Cargo.toml", import.meta.url), "utf8")
 const version = /\[workspace\.package\][^[]*?version\s*=\s*"([^"]+)"/s.exec(cargo)?.[1];
 if (pkg.version !== version) throw new Error(`package.json version ${pkg.version} != Cargo.toml ${version}`);
 if (pkg.name !== "exitwise" || pkg.type !== "module") throw new Error("wasm-pack output is not the `exitwise` ES module package");
+
+// wasm-bindgen's glue becomes exitwise_glue.js, a factory of instances (each call: a fresh copy
+// of its module state), and exitwise.js the facade in crate/npm/facade.js, which starts a fresh
+// instance after a trap (see there). Checked strictly: a wasm-bindgen upgrade that changes the
+// glue's shape fails here, not in a user's app.
+const gluePath = join(dir, "exitwise.js");
+const facadeSrc = readFileSync(new URL("./facade.js", import.meta.url), "utf8");
+const glue = readFileSync(gluePath, "utf8");
+if (glue.includes("async function __wbg_init(")) {
+  const lines = glue.split("\n");
+  if (lines[0] !== TS_SELF.trim()) throw new Error("exitwise.js does not start with wasm-bindgen's @ts-self-types line");
+  let i = 1;
+  const head = [];
+  while (i < lines.length && (lines[i].startsWith("import ") || lines[i] === "")) head.push(lines[i++]);
+  const exported = [];
+  const body = lines.slice(i).map((l) => {
+    let m;
+    if ((m = /^export (class|function) (\w+)/.exec(l))) {
+      exported.push([m[2], m[2]]);
+      return l.slice("export ".length);
+    }
+    if ((m = /^export \{ (.*) \};$/.exec(l))) {
+      for (const part of m[1].split(", ")) {
+        const [local, name = local] = part.split(" as ");
+        exported.push([name, local]);
+      }
+      return "";
+    }
+    if (/^export /.test(l)) throw new Error(`glue: unexpected export line ${JSON.stringify(l)}`);
+    return l;
+  });
+  const names = exported.map(([n]) => n).sort().join(",");
+  const expected = ["Evaluation", "Model", "__exitwiseRunning", "__exitwiseTrap", "default", "initSync"].join(",");
+  if (names !== expected) throw new Error(`glue exports ${names}; the facade covers ${expected}: update crate/npm/facade.js`);
+  if (!glue.includes("let wasmModule, wasmInstance, wasm;")) throw new Error("glue: no wasmModule binding");
+  const ret = exported.map(([n, l]) => `${n === "default" ? '"default"' : n}: ${l}`).join(", ");
+  const factory = [
+    "// wasm-bindgen's glue, made a factory by crate/npm/finish-package.mjs: every createInstance()",
+    "// has its own module state (wasm instance, heap, closures, finalizers). Use exitwise.js.",
+    ...head,
+    "export function createInstance() {",
+    ...body,
+    `return { ${ret}, module: () => wasmModule };`,
+    "}",
+    "",
+  ].join("\n");
+  writeFileSync(join(dir, "exitwise_glue.js"), factory);
+} else if (!existsSync(join(dir, "exitwise_glue.js"))) {
+  throw new Error(`${gluePath} is neither wasm-bindgen's glue nor the facade over exitwise_glue.js`);
+}
+writeFileSync(gluePath, TS_SELF + facadeSrc);
 
 const repo = typeof pkg.repository === "object" ? pkg.repository.url : pkg.repository;
 Object.assign(pkg, {
@@ -36,8 +88,9 @@ Object.assign(pkg, {
   },
   engines: { node: ">=18" },
 });
-pkg.files = [...new Set([...(pkg.files || []), "exitwise_bg.wasm", "exitwise.js", "exitwise.d.ts", "README.md"])];
-pkg.sideEffects = pkg.sideEffects || ["./snippets/*"];
+pkg.files = [...new Set([...(pkg.files || []), "exitwise_bg.wasm", "exitwise.js", "exitwise_glue.js", "exitwise.d.ts", "README.md"])];
+// The facade registers global error listeners when imported (see facade.js).
+pkg.sideEffects = ["./exitwise.js", "./snippets/*"];
 writeFileSync(pkgPath, JSON.stringify(pkg, null, 2) + "\n");
 
 const sizes = () => {
