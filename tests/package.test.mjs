@@ -130,8 +130,11 @@ function check(r) {
 
 test("npm pack gives a complete, described package", () => {
   const files = tarball.files.map((f) => f.path).sort();
-  for (const f of ["README.md", "exitwise.d.ts", "exitwise.js", "exitwise_bg.wasm", "package.json"]) assert.ok(files.includes(f), `${f} is packed`);
-  assert.deepEqual(files.filter((f) => !/^(README\.md|LICENSE.*|package\.json|exitwise(_bg)?\.(js|d\.ts|wasm)|exitwise_bg\.wasm\.d\.ts)$/.test(f)), [], "nothing else is packed");
+  for (const f of ["README.md", "exitwise.d.ts", "exitwise.js", "exitwise_glue.js", "exitwise_bg.wasm", "package.json"]) assert.ok(files.includes(f), `${f} is packed`);
+  // The facade (exitwise.js), the glue it starts instances from, and the glue's one JS snippet
+  // (crate/src/js/boundary.js: caller values read where a throw is caught).
+  assert.ok(files.some((f) => /^snippets\/exitwise-[0-9a-f]+\/src\/js\/boundary\.js$/.test(f)), "the boundary snippet is packed");
+  assert.deepEqual(files.filter((f) => !/^(README\.md|LICENSE.*|package\.json|exitwise(_bg|_glue)?\.(js|d\.ts|wasm)|exitwise_bg\.wasm\.d\.ts|snippets\/exitwise-[0-9a-f]+\/src\/js\/boundary\.js)$/.test(f)), [], "nothing else is packed");
   const pkg = JSON.parse(readFileSync(join(PKG, "package.json"), "utf8"));
   const version = /\[workspace\.package\][^[]*?version\s*=\s*"([^"]+)"/s.exec(readFileSync(join(ROOT, "Cargo.toml"), "utf8"))[1];
   assert.equal(pkg.name, "exitwise");

@@ -53,7 +53,7 @@ pub fn running() -> u32 {
 /// Test-only: traps the instance, at once or (`later`) in the microtask that polls the returned
 /// Promise, as a bug would. The facade's recovery is tested with it.
 #[doc(hidden)]
-#[wasm_bindgen(js_name = __exitwiseTrap)]
+#[wasm_bindgen(js_name = __exitwiseTrap, unchecked_return_type = "Promise<never>")]
 pub fn trap(later: bool) -> js_sys::Promise {
     if !later {
         let _running = Running::enter();

@@ -51,6 +51,7 @@ export function explain(code: ErrorCode): string {
     case "BAD_THRESHOLD": return "a threshold is out of range";
     case "BAD_PACK": return "a test pack is malformed";
     case "BACKEND": return "the backend failed";
+    case "INSTANCE_CRASHED": return "the wasm instance trapped: load the model again";
     default: {
       const unreachable: never = code;
       return unreachable;
