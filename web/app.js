@@ -215,12 +215,13 @@ async function loadModel(entry) {
   evaluateTestPack(loaded);
 }
 
-function setupModel({ info, backend, fallbackReason, gallery }) {
+function setupModel({ info, backend, backendReason, gallery }) {
   state.info = info;
   resetTiming();
   $("backend").textContent = `backend: ${backend}`;
   $("backend").dataset.backend = backend;
-  $("backend").title = fallbackReason ? `On the CPU: ${fallbackReason}` : `The backend running the model (${BACKEND} asked)`;
+  // The runtime's own evidence for its choice (auto: measured timings, or why the GPU was skipped).
+  $("backend").title = `${BACKEND} asked; ${backendReason}`;
   $("plain-macs").textContent = `plain network: ${fmt.macs(info.macsFull)} MACs`;
   $("plain-macs").dataset.macs = info.macsFull;
   document.title = `exitwise — ${info.name}`;

@@ -127,6 +127,7 @@ const handlers = {
       info,
       backend: model.backend,
       fallbackReason: model.fallbackReason ?? null,
+      backendReason: model.backendReason,
       loadMs: performance.now() - started,
       testCount: testPack ? testPack.count : 0,
     };

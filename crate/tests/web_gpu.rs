@@ -95,10 +95,42 @@ async fn webgpu_evaluation_matches_the_cpu() {
     assert_eq!(summaries[0], summaries[1], "histogram, accuracy and mean MACs (cpu, webgpu)");
 }
 
+/// `(chosen, its ms, the other, its ms)` from the `classify: …` or `batches of 64: …` clause of
+/// a `backendReason`.
+fn clause(reason: &str, head: &str) -> (String, f64, String, f64) {
+    let rest = &reason[reason.find(head).unwrap_or_else(|| panic!("no {head:?} in {reason:?}")) + head.len()..];
+    let words: Vec<&str> = rest.split(|c: char| c == ' ' || c == '(' || c == ')' || c == ';').filter(|w| !w.is_empty()).collect();
+    // "cpu (0.190 ms vs webgpu 0.930 ms)" / "webgpu (0.050 vs cpu 0.310 ms/input)"
+    let num = |w: &str| w.parse::<f64>().unwrap_or_else(|_| panic!("{w:?} in {reason:?}"));
+    let vs = words.iter().position(|w| *w == "vs").expect("vs");
+    (words[0].to_string(), num(words[1]), words[vs + 1].to_string(), num(words[vs + 2]))
+}
+
 #[wasm_bindgen_test]
-async fn auto_picks_webgpu_here_and_the_cpu_for_what_does_not_lower() {
+async fn auto_skips_a_software_adapter_and_never_picks_what_its_probe_measured_slower() {
+    // Headless Chromium's adapter is SwiftShader, a software one: auto keeps the CPU, says why.
     let auto = load(&chain(false, true), "auto").await.unwrap();
-    assert_eq!(auto.backend(), "webgpu", "an adapter is present, so auto takes it: {:?}", auto.fallback_reason());
+    assert_eq!(auto.backend(), "cpu", "{}", auto.backend_reason());
+    assert_eq!(auto.batch_backend(), "cpu");
+    let why = auto.fallback_reason().expect("auto says why it chose the CPU");
+    assert!(why.contains("software adapter"), "{why}");
+    assert!(auto.backend_reason().starts_with("cpu: "), "{}", auto.backend_reason());
+
+    // Probing it anyway (a test-only option): each kind of work goes to the backend that ran it
+    // faster, by the timings the reason gives.
+    let o = options("auto");
+    Reflect::set(&o, &"__probeSoftwareAdapters".into(), &true.into()).unwrap();
+    let probed = Model::load_from(source(&chain(false, true)), o).await.unwrap();
+    let reason = probed.backend_reason();
+    for (head, backend) in [("classify: ", probed.backend()), ("batches of 64: ", probed.batch_backend())] {
+        let (chosen, ms, other, other_ms) = clause(&reason, head);
+        assert_eq!(chosen, backend, "{reason}");
+        assert_ne!(chosen, other, "{reason}");
+        assert!(ms <= other_ms, "{head}{chosen} measured slower: {reason}");
+        assert!(chosen != "webgpu" || ms < other_ms, "a tie stays on the CPU: {reason}");
+    }
+    let c = classify(&probed, &input(5), &[0.5, 0.5]).await;
+    assert_eq!(get(&c, "backend").as_string().unwrap(), probed.backend(), "results say where they ran");
 
     let files = unlowerable();
     let auto = load(&files, "auto").await.unwrap();

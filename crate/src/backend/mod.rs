@@ -4,6 +4,7 @@
 use crate::bundle::Bundle;
 use crate::error::Result;
 
+pub mod choose;
 pub mod tract;
 pub mod wait;
 #[cfg(feature = "webgpu")]

@@ -19,6 +19,9 @@ pub struct Gpu {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub adapter_name: String,
+    /// The adapter says it is a software (CPU) implementation: lavapipe natively, a browser's
+    /// fallback adapter (`GPUAdapterInfo.isFallbackAdapter`, e.g. SwiftShader) on the web.
+    pub software: bool,
     /// wgpu's default handlers panic or log; ours record here for the next check.
     health: Arc<Mutex<Health>>,
 }
@@ -54,7 +57,8 @@ impl Gpu {
             .request_adapter(&wgpu::RequestAdapterOptions::default())
             .await
             .map_err(|e| backend_err(format!("no WebGPU adapter: {e}")))?;
-        let adapter_name = adapter.get_info().name;
+        let info = adapter.get_info();
+        let (adapter_name, software) = (info.name, info.device_type == wgpu::DeviceType::Cpu);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("exitwise"),
@@ -81,7 +85,7 @@ impl Gpu {
                 h.lost.get_or_insert_with(|| format!("device lost ({reason:?}): {message}"));
             }
         });
-        Ok(Gpu { device, queue, adapter_name, health })
+        Ok(Gpu { device, queue, adapter_name, software, health })
     }
 
     /// True once the device is lost or hit an out-of-memory or internal error: every later call

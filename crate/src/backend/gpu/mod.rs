@@ -69,6 +69,12 @@ impl WebGpu {
         &self.gpu.adapter_name
     }
 
+    /// Whether the adapter is a software (CPU) implementation: never faster than the CPU
+    /// backend, so `auto` does not pick it.
+    pub fn is_software(&self) -> bool {
+        self.gpu.software
+    }
+
     /// Prepares every part of `bundle`: the asynchronous form of [`Backend::prepare`], the only
     /// one that works in the browser. Lowering comes first, so that an unsupported operator
     /// fails with [`ErrorCode::UnsupportedOp`] before any adapter is requested.
