@@ -60,7 +60,8 @@ impl InputSpec {
     }
     /// Elements of one input (C·H·W).
     pub fn len(&self) -> usize {
-        self.channels() * self.height() * self.width()
+        // Saturating: a parsed manifest's dims are bounded (validate), an unchecked one is not.
+        self.channels().saturating_mul(self.height()).saturating_mul(self.width())
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -179,9 +180,9 @@ impl Manifest {
             return bad(format!("input.shape must be [1, C, H, W] with non-zero dims, got {:?}", i.shape));
         }
         // Bounded so that no product of dims (per image, per batch) can overflow downstream.
-        if i.shape[1] > MAX_CHANNELS || i.shape[2..].iter().any(|&d| d > MAX_SIDE) {
+        if i.shape[1] > MAX_CHANNELS || i.shape[2..].iter().any(|&d| d > MAX_SIDE) || i.len() > MAX_INPUT_VALUES {
             return bad(format!(
-                "input.shape {:?} is too large: at most {MAX_CHANNELS} channels and {MAX_SIDE}×{MAX_SIDE} pixels",
+                "input.shape {:?} is too large: at most {MAX_CHANNELS} channels, {MAX_SIDE} pixels a side and {MAX_INPUT_VALUES} values",
                 i.shape
             ));
         }
@@ -282,6 +283,8 @@ impl Manifest {
 /// Largest input channel count and image side a manifest may declare.
 pub const MAX_CHANNELS: usize = 64;
 pub const MAX_SIDE: usize = 4096;
+/// Most values (C·H·W) one input may have: 64 MiB of f32, so one input always fits in memory.
+pub const MAX_INPUT_VALUES: usize = 1 << 24;
 /// Longest bundle file name.
 const MAX_NAME: usize = 128;
 
@@ -355,6 +358,7 @@ mod tests {
         rejects(|v| v["labels"] = serde_json::json!(["only"]), "labels");
         rejects(|v| v["segments"][1]["name"] = "s0".into(), "twice");
         rejects(|v| v["input"]["shape"] = serde_json::json!([1, 1, 65536, 65536]), "too large");
+        rejects(|v| v["input"]["shape"] = serde_json::json!([1, 3, 4096, 4096]), "too large");
     }
 
     #[test]
