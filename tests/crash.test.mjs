@@ -33,7 +33,7 @@ async function fresh() {
   const page = await browser.newPage();
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(String(e)));
-  await page.goto(`${base}/tests/hostile.html`);
+  await page.goto(new URL("tests/hostile.html", base).href);
   await page.evaluate(async () => {
     window.ew = await import("/crate/pkg/exitwise.js");
     await window.ew.default();
