@@ -1,6 +1,9 @@
-//! Loading a bundle: verify every file's hash, parse every ONNX part, check every part's shapes
-//! against its neighbours, and count every part's MACs. Backends start from the result.
+//! Loading a bundle: verify every file's hash, admit every ONNX part (`crate::admission`, before
+//! tract sees it), check every part's shapes against its neighbours, and count every part's MACs.
+//! Backends start from the result.
 
+pub use crate::admission::LoadLimits;
+use crate::admission::admit;
 use crate::error::{err, tract_chain, Error, ErrorCode, Result};
 use crate::macs::count_macs;
 use crate::manifest::{Manifest, Step, INPUT};
@@ -27,6 +30,8 @@ pub struct Part {
     /// Per input and output: the shape without the batch dimension.
     pub input_shapes: Vec<Vec<usize>>,
     pub output_shapes: Vec<Vec<usize>>,
+    /// Admission's estimate of the tensor bytes the part holds at its peak (batch 1).
+    pub memory_estimate_bytes: u64,
 }
 
 /// A verified bundle: the manifest, one [`Part`] per segment and per exit, and the data files.
@@ -55,8 +60,14 @@ fn fetch<'a>(files: &'a BTreeMap<String, Vec<u8>>, name: &str, sha: &str) -> Res
 }
 
 impl Bundle {
-    /// Loads a bundle from file name → bytes (what a browser fetched, or a folder's files).
+    /// Loads a bundle from file name → bytes (what a browser fetched, or a folder's files), with
+    /// the default [`LoadLimits`].
     pub fn from_files(files: &BTreeMap<String, Vec<u8>>) -> Result<Bundle> {
+        Bundle::from_files_with(files, &LoadLimits::default())
+    }
+
+    /// [`Bundle::from_files`] with explicit limits (the memory budget per part).
+    pub fn from_files_with(files: &BTreeMap<String, Vec<u8>>, limits: &LoadLimits) -> Result<Bundle> {
         let manifest_bytes = files
             .get("manifest.json")
             .ok_or_else(|| Error::new(ErrorCode::MissingFile, "manifest.json is not in the bundle"))?;
@@ -79,7 +90,7 @@ impl Bundle {
             };
             let bytes = fetch(files, file, sha)?;
             let in_shapes: Vec<Vec<usize>> = inputs.iter().map(|a| shapes[a].clone()).collect();
-            let part = load_part(name, file, bytes, &in_shapes, outputs.len())?;
+            let part = load_part(name, file, bytes, &in_shapes, outputs.len(), limits)?;
             for (a, s) in outputs.iter().zip(&part.output_shapes) {
                 shapes.insert(a.clone(), s.clone());
             }
@@ -97,6 +108,12 @@ impl Bundle {
     /// Loads a bundle from a folder holding `manifest.json` and the files it names.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn from_dir(dir: impl AsRef<std::path::Path>) -> Result<Bundle> {
+        Bundle::from_dir_with(dir, &LoadLimits::default())
+    }
+
+    /// [`Bundle::from_dir`] with explicit limits.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn from_dir_with(dir: impl AsRef<std::path::Path>, limits: &LoadLimits) -> Result<Bundle> {
         let dir = dir.as_ref();
         let read = |name: &str| {
             std::fs::read(dir.join(name)).map_err(|e| {
@@ -115,7 +132,7 @@ impl Bundle {
             }
         }
         files.insert("manifest.json".into(), manifest_bytes);
-        Bundle::from_files(&files)
+        Bundle::from_files_with(&files, limits)
     }
 
     /// Number of classes.
@@ -163,11 +180,12 @@ fn dims(s: &[usize]) -> String {
     s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
 }
 
-fn load_part(name: &str, file: &str, bytes: &[u8], in_shapes: &[Vec<usize>], n_outputs: usize) -> Result<Part> {
+fn load_part(name: &str, file: &str, bytes: &[u8], in_shapes: &[Vec<usize>], n_outputs: usize, limits: &LoadLimits) -> Result<Part> {
     let onnx = tract_onnx::onnx();
     let proto = onnx
         .proto_model_for_read(&mut &*bytes)
         .map_err(|e| Error::new(ErrorCode::BadOnnx, format!("{file}: not a readable ONNX model: {}", tract_chain(&e))))?;
+    let estimate = admit(file, &proto, in_shapes, limits)?;
     let mut model = onnx
         .model_for_proto_model(&proto)
         .map_err(|e| Error::new(ErrorCode::BadOnnx, format!("{file}: cannot build the graph: {}", tract_chain(&e))))?;
@@ -256,5 +274,6 @@ fn load_part(name: &str, file: &str, bytes: &[u8], in_shapes: &[Vec<usize>], n_o
         batchable,
         input_shapes: in_shapes.to_vec(),
         output_shapes,
+        memory_estimate_bytes: estimate.total(),
     })
 }

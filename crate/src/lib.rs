@@ -9,6 +9,7 @@
 //! **FLOPs saved** = 1 − (MACs executed: every segment run + every exit head evaluated) ÷ (MACs
 //! of the plain network: all segments + the final classifier). 1 MAC = 2 FLOPs.
 
+pub mod admission;
 pub mod backend;
 pub mod bundle;
 pub mod engine;
@@ -18,6 +19,7 @@ pub mod info;
 pub mod input;
 pub mod macs;
 pub mod manifest;
+pub mod ops;
 pub mod pack;
 pub mod rules;
 #[cfg(target_arch = "wasm32")]
