@@ -71,9 +71,12 @@ pub struct Program {
 }
 
 fn unsupported(file: &str, node: &TypedNode, why: impl std::fmt::Display) -> Error {
+    // tract keeps ONNX's names for most ops: the shared list says which run on the CPU only.
+    let name = node.op.name();
+    let cpu_only = crate::ops::find(&name).is_some_and(|o| o.cpu && !o.webgpu);
     Error::new(ErrorCode::UnsupportedOp, format!(
-        "{file}: operator {} (node {:?}) is not supported by the WebGPU backend: {why}",
-        node.op.name(), node.name
+        "{file}: operator {name} (node {:?}) is not supported by the WebGPU backend{}: {why}",
+        node.name, if cpu_only { " (exitwise runs it on the CPU)" } else { "" }
     ))
 }
 
