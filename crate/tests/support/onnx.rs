@@ -58,6 +58,19 @@ pub fn ints(name: &str, v: &[i64]) -> AttributeProto {
 pub fn int(name: &str, v: i64) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: AttributeType::Int as i32, i: v, ..Default::default() }
 }
+pub fn float(name: &str, v: f32) -> AttributeProto {
+    AttributeProto { name: name.into(), r#type: AttributeType::Float as i32, f: v, ..Default::default() }
+}
+pub fn string(name: &str, v: &str) -> AttributeProto {
+    AttributeProto { name: name.into(), r#type: AttributeType::String as i32, s: v.as_bytes().to_vec(), ..Default::default() }
+}
+pub fn tensor(name: &str, t: TensorProto) -> AttributeProto {
+    AttributeProto { name: name.into(), r#type: AttributeType::Tensor as i32, t: Some(t), ..Default::default() }
+}
+/// An INT64 tensor (shapes, axes, pads, indices).
+pub fn i64_tensor(dims: &[i64], data: Vec<i64>) -> TensorProto {
+    TensorProto { dims: dims.to_vec(), data_type: 7, int64_data: data, ..Default::default() }
+}
 
 impl Graph {
     /// Declares a graph input; `None` dims are the dynamic batch `N`.
@@ -73,6 +86,35 @@ impl Graph {
         let name = format!("w{}", self.n);
         self.inits.push(TensorProto { name: name.clone(), dims: dims.to_vec(), data_type: 1, float_data: data, ..Default::default() });
         name
+    }
+    /// Adds an initializer as given (any type), named like `init`'s.
+    pub fn init_tensor(&mut self, mut t: TensorProto) -> String {
+        self.n += 1;
+        t.name = format!("w{}", self.n);
+        let name = t.name.clone();
+        self.inits.push(t);
+        name
+    }
+    /// An INT64 initializer.
+    pub fn init_i64(&mut self, dims: &[i64], data: Vec<i64>) -> String {
+        self.init_tensor(i64_tensor(dims, data))
+    }
+    /// Adds a node in `domain` with the given output names.
+    pub fn node_in(&mut self, domain: &str, op: &str, inputs: &[&str], attrs: Vec<AttributeProto>, outs: &[&str]) {
+        self.n += 1;
+        self.nodes.push(NodeProto {
+            op_type: op.into(),
+            domain: domain.into(),
+            name: format!("n{}", self.n),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outs.iter().map(|s| s.to_string()).collect(),
+            attribute: attrs,
+            ..Default::default()
+        });
+    }
+    /// The name of the node added last.
+    pub fn last_node(&self) -> String {
+        self.nodes.last().map(|n| n.name.clone()).unwrap_or_default()
     }
     /// Adds a node; returns its (first) output name, or `out` when given.
     pub fn node(&mut self, op: &str, inputs: &[&str], attrs: Vec<AttributeProto>, out: Option<&str>) -> String {
@@ -99,6 +141,10 @@ impl Graph {
         self.node("Gemm", &[x, &w, &b], vec![int("transB", 1)], out)
     }
     pub fn bytes(self) -> Vec<u8> {
+        self.model().encode_to_vec()
+    }
+    /// The model, for tests that edit it before encoding.
+    pub fn model(self) -> ModelProto {
         ModelProto {
             ir_version: 8,
             opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
@@ -113,6 +159,5 @@ impl Graph {
             }),
             ..Default::default()
         }
-        .encode_to_vec()
     }
 }
