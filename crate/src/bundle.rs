@@ -3,7 +3,7 @@
 //! Backends start from the result.
 
 pub use crate::admission::LoadLimits;
-use crate::admission::admit;
+use crate::admission::{admit, Estimate};
 use crate::error::{err, tract_chain, Error, ErrorCode, Result};
 use crate::macs::count_macs;
 use crate::manifest::{Manifest, Step, INPUT};
@@ -30,8 +30,9 @@ pub struct Part {
     /// Per input and output: the shape without the batch dimension.
     pub input_shapes: Vec<Vec<usize>>,
     pub output_shapes: Vec<Vec<usize>>,
-    /// Admission's estimate of the tensor bytes the part holds at its peak (batch 1).
-    pub memory_estimate_bytes: u64,
+    /// Admission's estimate of the tensor bytes the part holds at its peak, at batch 1 (a
+    /// batch of n needs about n times the activations).
+    pub memory: Estimate,
 }
 
 /// A verified bundle: the manifest, one [`Part`] per segment and per exit, and the data files.
@@ -185,7 +186,7 @@ fn load_part(name: &str, file: &str, bytes: &[u8], in_shapes: &[Vec<usize>], n_o
     let proto = onnx
         .proto_model_for_read(&mut &*bytes)
         .map_err(|e| Error::new(ErrorCode::BadOnnx, format!("{file}: not a readable ONNX model: {}", tract_chain(&e))))?;
-    let estimate = admit(file, &proto, in_shapes, limits)?;
+    let memory = admit(file, &proto, in_shapes, limits)?;
     let mut model = onnx
         .model_for_proto_model(&proto)
         .map_err(|e| Error::new(ErrorCode::BadOnnx, format!("{file}: cannot build the graph: {}", tract_chain(&e))))?;
@@ -274,6 +275,6 @@ fn load_part(name: &str, file: &str, bytes: &[u8], in_shapes: &[Vec<usize>], n_o
         batchable,
         input_shapes: in_shapes.to_vec(),
         output_shapes,
-        memory_estimate_bytes: estimate.total(),
+        memory,
     })
 }

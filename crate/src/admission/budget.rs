@@ -6,7 +6,8 @@ use super::value::Val;
 use std::collections::{HashMap, HashSet};
 use tract_onnx::pb::GraphProto;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Estimate {
     pub constant_bytes: u64,
     /// The most activation (and scratch) bytes alive at once, at batch 1.

@@ -112,10 +112,6 @@ impl Graph {
             ..Default::default()
         });
     }
-    /// The name of the node added last.
-    pub fn last_node(&self) -> String {
-        self.nodes.last().map(|n| n.name.clone()).unwrap_or_default()
-    }
     /// Adds a node; returns its (first) output name, or `out` when given.
     pub fn node(&mut self, op: &str, inputs: &[&str], attrs: Vec<AttributeProto>, out: Option<&str>) -> String {
         self.n += 1;
