@@ -4,8 +4,10 @@
 // pointer is not restored and RefCell borrows stay taken, so enough of them kill the instance.
 // Caller mistakes throw in ordinary JS (a buffer transferred to a worker, a Proxy or getter that
 // throws, a revoked Proxy), so every read that can run caller code or touch a caller buffer
-// happens here, in functions whose Rust bindings are `catch`-marked: a throw becomes an `Err`.
-// What these functions hand back is always fresh and ours (no caller getters left on it).
+// happens here. The exported functions never throw: each returns `[true, value]` or
+// `[false, message]`. (Not wasm-bindgen's `catch` imports: each exception they catch leaks a slot
+// of its externref table — 100,000 bad calls, 100,000 slots.) What they hand back is fresh and
+// ours (no caller getters left on it).
 
 const TypedArray = Object.getPrototypeOf(Uint8Array);
 const getter = (proto, key) => Object.getOwnPropertyDescriptor(proto, key).get;
@@ -52,7 +54,7 @@ function checkAttached(buffer) {
  * "Uint8Array", "Uint8ClampedArray") — or, for "Uint8Array", an ArrayBuffer; `null` when it is
  * not; throws when its buffer is detached.
  */
-export function typedView(v, kind) {
+function view(v, kind) {
   const Ctor = KINDS[kind];
   if (v === null || (typeof v !== "object" && typeof v !== "function")) return null;
   if (kind === "Uint8Array" && isArrayBuffer(v)) {
@@ -66,7 +68,7 @@ export function typedView(v, kind) {
 }
 
 /** `v[key]`: may run a getter or a Proxy trap, hence here. */
-export function getKey(v, key) {
+function getKey(v, key) {
   return v == null ? undefined : v[key];
 }
 
@@ -84,17 +86,17 @@ function isMap(v) {
  * A bundle's files given as a Map or a plain object: `[names, views]`, each name a string and
  * each view a fresh Uint8Array; throws (caught) on any getter, trap or entry that fails.
  */
-export function bundleEntries(source) {
+function entries(source) {
   const entries = isMap(source) ? Array.from(Map.prototype.entries.call(source)) : Object.entries(source);
   const names = [];
   const views = [];
   for (const entry of entries) {
     const [name, bytes] = entry;
     if (typeof name !== "string") throw new TypeError("bundle file names must be strings");
-    const view = typedView(bytes, "Uint8Array");
-    if (view === null) throw new TypeError(`${name}: expected a Uint8Array or ArrayBuffer`);
+    const bytesView = view(bytes, "Uint8Array");
+    if (bytesView === null) throw new TypeError(`${name}: expected a Uint8Array or ArrayBuffer`);
     names.push(name);
-    views.push(view);
+    views.push(bytesView);
   }
   return [names, views];
 }
@@ -106,5 +108,35 @@ export function describe(e) {
     return typeof m === "string" ? m : String(m);
   } catch {
     return "an exception that cannot be described";
+  }
+}
+
+/** `[true, f()]`, or `[false, what the exception says]`. */
+function attempt(f) {
+  try {
+    return [true, f()];
+  } catch (e) {
+    return [false, describe(e)];
+  }
+}
+
+/**
+ * A fresh view (no copy) of `v` when `v` is a genuine typed array of `kind` ("Float32Array",
+ * "Uint8Array", "Uint8ClampedArray") — or, for "Uint8Array", an ArrayBuffer; `null` when it is
+ * not; a failure when its buffer is detached.
+ */
+export const typedView = (v, kind) => attempt(() => view(v, kind));
+/** `v[key]`, which may run a getter or a Proxy trap. */
+export const field = (v, key) => attempt(() => getKey(v, key));
+/** A bundle's files given as a Map or a plain object: `[names, views]`. */
+export const bundleEntries = (source) => attempt(() => entries(source));
+/** `JSON.stringify(v)`, which runs getters, `toJSON` and Proxy traps. */
+export const stringify = (v) => attempt(() => JSON.stringify(v));
+/** `f(arg)` for a caller's callback (progress): whatever it throws is dropped. */
+export function callQuietly(f, arg) {
+  try {
+    f(arg);
+  } catch {
+    // a callback's own bug is not the model's failure
   }
 }

@@ -1,11 +1,10 @@
 //! Fetching a bundle's files from a base URL (window or worker), all in flight at once.
 
-use super::read::describe;
+use super::read::{call_quietly, describe};
 use crate::error::{Error, ErrorCode, Result};
 use crate::manifest::Manifest;
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use std::collections::BTreeMap;
-use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
@@ -67,7 +66,7 @@ pub async fn fetch_bundle(base: &str, progress: Option<&Function>) -> Result<BTr
             let _ = Reflect::set(&p, &"filesLoaded".into(), &((i + 2) as f64).into());
             let _ = Reflect::set(&p, &"filesTotal".into(), &(total as f64).into());
             let _ = Reflect::set(&p, &"bytesLoaded".into(), &(bytes as f64).into());
-            let _ = f.call1(&JsValue::NULL, &p);
+            call_quietly(f, &p);
         }
         files.insert(name, b);
     }
