@@ -473,7 +473,7 @@ fn wide() -> Files {
 fn memory_budget_is_configurable() {
     let files = wide();
     let small = LoadLimits { memory_budget_bytes: 64 << 10 };
-    let e = Bundle::from_files_with(&files, &small).err().expect("over a 64 KiB budget");
+    let e = Bundle::from_files_with(&files, &small).expect_err("over a 64 KiB budget");
     assert_eq!(e.code, ErrorCode::BadOnnx, "{e}");
     assert!(e.message.contains("seg0.onnx") && e.message.contains("memory budget") && e.message.contains("65536"), "{e}");
     let big = LoadLimits { memory_budget_bytes: 16 << 20 };
@@ -726,4 +726,17 @@ fn mutated_samples_never_panic_once_admitted() {
     }
     println!("{admitted} admitted and run, {refused} refused");
     assert!(admitted > 50 && refused > 50, "{admitted} admitted, {refused} refused");
+}
+
+/// Huge counts of attributes or inputs are refused in linear time.
+#[test]
+fn many_attributes_or_inputs_are_refused_quickly() {
+    let t = std::time::Instant::now();
+    let attrs: Vec<_> = (0..200_000).map(|_| int("axis", 1)).collect();
+    refused(seg(|g, x| { g.node("Flatten", &[x], attrs, Some("a0")); }), ErrorCode::BadOnnx, &["Flatten", "attribute axis", "twice"]);
+    let mut m = seg(|g, x| { g.node("Relu", &[x], vec![], Some("a0")); }).model();
+    let first = m.graph.as_ref().unwrap().input[0].clone();
+    m.graph.as_mut().unwrap().input.extend((0..200_000).map(|i| tract_onnx::pb::ValueInfoProto { name: format!("i{i}"), ..first.clone() }));
+    refused_model(m, false, ErrorCode::ShapeMismatch, &["200001 inputs"]);
+    assert!(t.elapsed().as_secs() < 5, "{:?}", t.elapsed());
 }

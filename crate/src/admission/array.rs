@@ -63,7 +63,7 @@ pub fn reshape(n: &Node) -> Result<Outs> {
 }
 
 /// Squeeze and Unsqueeze: axes as an attribute before opset 13, an input from 13.
-fn axes_arg<'a>(n: &'a Node, required: bool) -> Result<Option<Vec<i64>>> {
+fn axes_arg(n: &Node, required: bool) -> Result<Option<Vec<i64>>> {
     let axes = if n.opset >= 13 {
         n.attrs().only(&[])?;
         n.arity(if required { 2 } else { 1 }, 2, 1)?;

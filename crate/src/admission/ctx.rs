@@ -50,7 +50,8 @@ impl<'a> Attrs<'a> {
             if !known.contains(&a.name.as_str()) {
                 return Err(self.at.bad(&what, format!("not an attribute of {} (known: {})", self.at.node.op_type, known.join(", "))));
             }
-            if self.list[..i].iter().any(|b| b.name == a.name) {
+            // Past `known.len()` attributes, all known, one repeats (and the scan stays short).
+            if i >= known.len() || self.list[..i].iter().any(|b| b.name == a.name) {
                 return Err(self.at.bad(&what, "given twice"));
             }
             if !a.ref_attr_name.is_empty() {

@@ -66,11 +66,12 @@ pub fn admit(file: &str, proto: &ModelProto, in_shapes: &[Vec<usize>], limits: &
     }
     // Model inputs: graph inputs that are not initialisers (older files list both).
     let mut real = Vec::new();
+    let mut seen = HashSet::new();
     for vi in &g.input {
         let model_input = !vals.contains_key(vi.name.as_str());
         let dims = graph::declared(file, "input", vi, model_input)?;
         if model_input {
-            if real.iter().any(|(n, _)| *n == vi.name.as_str()) {
+            if !seen.insert(vi.name.as_str()) {
                 return Err(graph::bad(file, format!("input {:?} is declared twice", vi.name)));
             }
             real.push((vi.name.as_str(), dims));
