@@ -7,6 +7,7 @@ use crate::admission::{admit, Estimate};
 use crate::error::{err, tract_chain, Error, ErrorCode, Result};
 use crate::macs::count_macs;
 use crate::manifest::{Manifest, Step, INPUT};
+use crate::pack::{Pack, Reference};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use tract_onnx::prelude::*;
@@ -74,8 +75,22 @@ impl Bundle {
             .ok_or_else(|| Error::new(ErrorCode::MissingFile, "manifest.json is not in the bundle"))?;
         let manifest = Manifest::parse(manifest_bytes)?;
         let mut data = BTreeMap::new();
-        for r in [&manifest.test_pack, &manifest.calibration_pack, &manifest.reference].into_iter().flatten() {
-            data.insert(r.file.clone(), fetch(files, &r.file, &r.sha256)?.to_vec());
+        // Packs and reference outputs are checked here, once: a bundle that loads has packs that
+        // parse and fit the model (so `hasTestPack` means a usable one).
+        let mut test_count = None;
+        for (k, r) in [&manifest.test_pack, &manifest.calibration_pack].into_iter().enumerate() {
+            let Some(r) = r else { continue };
+            let bytes = fetch(files, &r.file, &r.sha256)?;
+            let count = check_pack(&manifest, &r.file, bytes)?;
+            if k == 0 {
+                test_count = Some(count);
+            }
+            data.insert(r.file.clone(), bytes.to_vec());
+        }
+        if let Some(r) = manifest.reference.as_ref().filter(|_| limits.reference) {
+            let bytes = fetch(files, &r.file, &r.sha256)?;
+            check_reference(&manifest, &r.file, bytes, test_count)?;
+            data.insert(r.file.clone(), bytes.to_vec());
         }
         // Shapes (without batch) of every activation produced so far, in execution order.
         let input = &manifest.input;
@@ -152,6 +167,40 @@ impl Bundle {
             Step::Exit(e) => &self.exits[e],
         }
     }
+}
+
+/// A test or calibration pack that parses, holds at least one image of the model's input size,
+/// and whose labels are classes of the model.
+fn check_pack(m: &Manifest, file: &str, bytes: &[u8]) -> Result<usize> {
+    let p = Pack::parse(file, bytes)?;
+    let spec = &m.input;
+    if (p.channels, p.height, p.width) != (spec.channels(), spec.height(), spec.width()) {
+        return err(ErrorCode::BadPack, format!(
+            "{file}: images are {}×{}×{}, the model takes {}×{}×{}",
+            p.channels, p.height, p.width, spec.channels(), spec.height(), spec.width()
+        ));
+    }
+    if p.count == 0 {
+        return err(ErrorCode::BadPack, format!("{file}: holds no image"));
+    }
+    if let Some(l) = p.labels.iter().find(|&&l| l as usize >= m.classes()) {
+        return err(ErrorCode::BadPack, format!("{file}: label {l} is not one of the model's {} classes", m.classes()));
+    }
+    Ok(p.count)
+}
+
+/// Reference outputs that parse and have one record per exit of the width the manifest implies
+/// (`C`, or `C + 1` with a confidence output), for as many images as the test pack.
+fn check_reference(m: &Manifest, file: &str, bytes: &[u8], test_count: Option<usize>) -> Result<()> {
+    let r = Reference::parse(file, bytes)?;
+    let widths: Vec<usize> = m.exits.iter().map(|x| m.classes() + usize::from(x.confidence.is_some())).collect();
+    if r.widths != widths {
+        return err(ErrorCode::BadPack, format!("{file}: records of widths {:?}, the manifest's exits give {widths:?}", r.widths));
+    }
+    if test_count.is_some_and(|n| n != r.count) {
+        return err(ErrorCode::BadPack, format!("{file}: {} records, the test pack has {} images", r.count, test_count.unwrap_or(0)));
+    }
+    Ok(())
 }
 
 fn check_exit_outputs(m: &Manifest, e: usize, part: &Part, outputs: &[String]) -> Result<()> {

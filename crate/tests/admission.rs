@@ -472,11 +472,11 @@ fn wide() -> Files {
 #[test]
 fn memory_budget_is_configurable() {
     let files = wide();
-    let small = LoadLimits { memory_budget_bytes: 64 << 10 };
+    let small = LoadLimits { memory_budget_bytes: 64 << 10, ..LoadLimits::default() };
     let e = Bundle::from_files_with(&files, &small).expect_err("over a 64 KiB budget");
     assert_eq!(e.code, ErrorCode::BadOnnx, "{e}");
     assert!(e.message.contains("seg0.onnx") && e.message.contains("memory budget") && e.message.contains("65536"), "{e}");
-    let big = LoadLimits { memory_budget_bytes: 16 << 20 };
+    let big = LoadLimits { memory_budget_bytes: 16 << 20, ..LoadLimits::default() };
     let b = Bundle::from_files_with(&files, &big).expect("under a 16 MiB budget");
     let est = b.segments[0].memory.total();
     assert!(est > 64 << 10 && est < 16 << 20, "{est}");

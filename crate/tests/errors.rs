@@ -138,3 +138,87 @@ fn bad_inputs_and_thresholds_leave_the_model_working() {
     after.elapsed_ms = before.elapsed_ms;
     assert_eq!(before, after);
 }
+
+/// `files` with `bytes` as the pack or reference named by manifest key `key`.
+fn with_data(files: Files, key: &str, bytes: Vec<u8>) -> Files {
+    let mut files = files;
+    let name = format!("{}.bin", key.replace('_', "-"));
+    files.insert(name.clone(), bytes);
+    let mut m = manifest_of(&files);
+    m[key] = serde_json::json!({ "file": name, "sha256": "" });
+    with_manifest(files, m)
+}
+
+fn pack(count: usize, chw: [usize; 3], label: u8) -> Vec<u8> {
+    let [channels, height, width] = chw;
+    let p = exitwise::pack::Pack { count, channels, height, width, pixels: vec![0; count * channels * height * width], labels: vec![label; count] };
+    p.to_bytes()
+}
+
+fn reference(count: usize, widths: &[usize]) -> Vec<u8> {
+    let mut b = b"EWRF".to_vec();
+    for v in [1, count, widths.len()].into_iter().chain(widths.iter().copied()) {
+        b.extend((v as u32).to_le_bytes());
+    }
+    b.extend(std::iter::repeat_n(0u8, count * widths.iter().sum::<usize>() * 4));
+    b
+}
+
+#[test]
+fn packs_and_reference_outputs_are_checked_at_load() {
+    let base = chain(false, true);
+    let m = manifest_of(&base);
+    let s: Vec<usize> = m["input"]["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+    let chw = [s[1], s[2], s[3]];
+    let classes = m["labels"].as_array().unwrap().len();
+    for key in ["test_pack", "calibration_pack"] {
+        assert!(Bundle::from_files(&with_data(base.clone(), key, pack(3, chw, 1))).is_ok(), "{key}: a good pack loads");
+        let good = pack(3, chw, 1);
+        for (why, bytes) in [
+            ("garbage", b"not a pack".to_vec()),
+            ("truncated", good[..good.len() - 1].to_vec()),
+            ("one byte too many", [good.clone(), vec![0]].concat()),
+            ("other image size", pack(3, [chw[0], chw[1] + 1, chw[2]], 1)),
+            ("no image", pack(0, chw, 1)),
+            ("a label that is not a class", pack(3, chw, classes as u8)),
+        ] {
+            let e = Bundle::from_files(&with_data(base.clone(), key, bytes)).err().unwrap_or_else(|| panic!("{key}: {why} loaded"));
+            assert_eq!(e.code, ErrorCode::BadPack, "{key}: {why}: {}", e.message);
+        }
+    }
+    // Reference outputs: one record per exit, logits (+ confidence), as many as the test pack.
+    let with_test = with_data(base.clone(), "test_pack", pack(3, chw, 1));
+    let widths: Vec<usize> = m["exits"].as_array().unwrap().iter().map(|x| classes + usize::from(x.get("confidence").is_some_and(|c| !c.is_null()))).collect();
+    assert!(Bundle::from_files(&with_data(with_test.clone(), "reference", reference(3, &widths))).is_ok());
+    for (why, bytes) in [("wrong widths", reference(3, &vec![classes + 5; widths.len()])), ("wrong count", reference(4, &widths)), ("garbage", b"EWRF".to_vec())] {
+        let e = Bundle::from_files(&with_data(with_test.clone(), "reference", bytes)).err().unwrap_or_else(|| panic!("reference: {why} loaded"));
+        assert_eq!(e.code, ErrorCode::BadPack, "reference: {why}: {}", e.message);
+    }
+    // The browser does not fetch the reference: with `reference: false` it is neither needed nor read.
+    let mut no_ref = with_data(with_test, "reference", reference(3, &widths));
+    no_ref.remove("reference.bin");
+    assert_eq!(code(&no_ref), ErrorCode::MissingFile);
+    let limits = exitwise::bundle::LoadLimits { reference: false, ..Default::default() };
+    let b = Bundle::from_files_with(&no_ref, &limits).expect("loads without its reference");
+    assert!(CpuModel::new(b).is_ok());
+}
+
+#[test]
+fn file_names_cannot_leave_the_bundle_folder() {
+    let dir = std::env::temp_dir().join(format!("exitwise-names-{}", std::process::id()));
+    let inner = dir.join("bundle");
+    std::fs::create_dir_all(&inner).unwrap();
+    for (name, bytes) in chain(false, true) {
+        std::fs::write(inner.join(&name), bytes).unwrap();
+    }
+    // A file outside the bundle's folder, named through `..` and as an absolute path.
+    std::fs::write(dir.join("outside.onnx"), chain(false, true)["seg1.onnx"].clone()).unwrap();
+    for name in ["../outside.onnx".to_string(), dir.join("outside.onnx").display().to_string()] {
+        let mut m = manifest_of(&chain(false, true));
+        m["segments"][1]["file"] = name.clone().into();
+        std::fs::write(inner.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+        let e = Bundle::from_dir(&inner).err().unwrap_or_else(|| panic!("{name}: followed"));
+        assert_eq!(e.code, ErrorCode::BadManifest, "{name}: {}", e.message);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

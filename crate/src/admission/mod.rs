@@ -39,11 +39,14 @@ pub struct LoadLimits {
     /// Largest estimated peak of tensor bytes one part may need at batch 1: its constants plus
     /// the activations alive at once. A part over it is refused with `BAD_ONNX`.
     pub memory_budget_bytes: u64,
+    /// Load (verify and parse) the bundle's reference outputs. They serve only to check an
+    /// export against the training framework natively; the browser skips them (never fetched).
+    pub reference: bool,
 }
 
 impl Default for LoadLimits {
     fn default() -> Self {
-        LoadLimits { memory_budget_bytes: DEFAULT_MEMORY_BUDGET }
+        LoadLimits { memory_budget_bytes: DEFAULT_MEMORY_BUDGET, reference: true }
     }
 }
 
