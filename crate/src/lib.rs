@@ -12,6 +12,7 @@
 pub mod admission;
 pub mod backend;
 pub mod bundle;
+pub mod calibrate;
 pub mod engine;
 pub mod error;
 pub mod eval;
@@ -29,6 +30,7 @@ pub use backend::tract::TractCpu;
 #[cfg(feature = "webgpu")]
 pub use backend::gpu::WebGpu;
 pub use bundle::Bundle;
+pub use calibrate::{CalibrateOptions, CalibrationPath, Certified};
 pub use engine::{BatchClassification, Classification, Costs, ExitOutput, ExitRecord, Model, Trace};
 pub use error::{Error, ErrorCode, Result};
 pub use eval::{Evaluation, FrontierPoint, Summary};

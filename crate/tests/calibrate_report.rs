@@ -1,4 +1,4 @@
-//! The CLI's `calibrate --max-drop` against the operating points that
+//! The CLI's `calibrate --max-drop … --greedy` against the operating points that
 //! `python -m models.train.oppoints` wrote to `models/<name>/operating-points.json` (and to the
 //! calibration-pack section of models/REPORT.md).
 //!
@@ -7,6 +7,9 @@
 //! of models/train/calibrate.py; this side with the `exitwise` binary (tract, the runtime's MAC
 //! count, eval.rs). Thresholds must be equal (both on the 0.01 grid), and so must the accuracy,
 //! the MACs saved and the exit histogram. No Python at test time: the JSON files are committed.
+//! Plain `calibrate` (Learn then Test) runs on the same packs too, and its certificate is checked
+//! for consistency (a certified point's p-value ≤ δ and calibration drop ≤ its losses' share; 0.1
+//! points cannot be certified on 1,000 images).
 //! Native only: there is no process to run on wasm32.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -75,7 +78,9 @@ fn check(name: &str) {
     assert_eq!(points.len(), DROPS.len(), "{name}: one point per max drop");
     for (drop, p) in DROPS.iter().zip(points) {
         assert_eq!(p["max_drop"].as_f64(), Some(*drop), "{name}: points in the order {DROPS:?}");
-        let got = cli(&["calibrate", dir_s, "--max-drop", &drop.to_string()]);
+        // The Python side is the greedy search (BUNDLE.md, "Greedy search"); plain `calibrate`
+        // is Learn then Test since, checked below.
+        let got = cli(&["calibrate", dir_s, "--max-drop", &drop.to_string(), "--greedy"]);
         let c = &got["calibration"];
         let what = format!("{name} --max-drop {drop}");
         eprintln!(
@@ -102,6 +107,43 @@ fn check(name: &str) {
         // And the bound the search had to respect.
         let correct = (c["accuracy"].as_f64().unwrap() * c["count"].as_f64().unwrap()).round() as u64;
         assert!(correct >= p["min_correct"].as_u64().unwrap(), "{what}: {correct} correct, under the bound");
+        assert_eq!(got["method"], "greedy", "{what}");
+        assert_eq!(got["guaranteed"], false, "{what}");
+
+        // Learn then Test on the same pack: its own figures hang together.
+        let ltt = cli(&["calibrate", dir_s, "--max-drop", &drop.to_string()]);
+        let cert = &ltt["certificate"];
+        let c = &ltt["calibration"];
+        let t = f64s(&ltt["thresholds"]);
+        let alpha = drop / 100.0;
+        eprintln!(
+            "{what} (learn then test, δ 0.1): certified {} thresholds {:?} losses {} p {} saved {} test drop {:.4} saved {}",
+            cert["certified"], t, cert["losses"], cert["p_value"], c["macs_saved_fraction"],
+            ltt["test"]["final_accuracy"].as_f64().unwrap() - ltt["test"]["accuracy"].as_f64().unwrap(),
+            ltt["test"]["macs_saved_fraction"]
+        );
+        assert_eq!(ltt["method"], "learn-then-test", "{what}");
+        assert_eq!(cert["n"].as_u64(), want["count"].as_u64(), "{what}: the shared path tests every image");
+        assert!(t.iter().all(|&x| x == t[0]), "{what}: one shared threshold, got {t:?}");
+        let n = cert["n"].as_u64().unwrap();
+        let min = cert["min_images"].as_u64().unwrap();
+        if cert["certified"] == true {
+            assert!(cert["p_value"].as_f64().unwrap() <= 0.1, "{what}");
+            assert_eq!(cert["risk_upper_bound"].as_f64(), Some(alpha), "{what}");
+            // p ≤ δ needs fewer losses than nα, and the drop is at most the losses' share.
+            let drop_calib = c["final_accuracy"].as_f64().unwrap() - c["accuracy"].as_f64().unwrap();
+            let losses = cert["losses"].as_f64().unwrap();
+            assert!(losses < alpha * n as f64, "{what}");
+            assert!(drop_calib <= losses / n as f64 + 1e-12, "{what}: drop {drop_calib} over the losses");
+        } else {
+            assert!(t.iter().all(|&x| x == 1.0), "{what}: nothing certified, thresholds {t:?}");
+            assert!(cert["risk_upper_bound"].is_null(), "{what}");
+        }
+        // 1,000 images cannot certify 0.1 pt at δ = 0.1 (2,302 with no loss are needed).
+        if *drop == 0.1 {
+            assert_eq!(min, 2302);
+            assert_eq!(cert["certified"], false, "{what}");
+        }
     }
 }
 

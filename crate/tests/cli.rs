@@ -231,6 +231,7 @@ fn sweep_gives_the_library_frontier() {
     }
 }
 
+/// `--greedy`: the old grid search (no guarantee), equal to the library's `calibrate_greedy`.
 #[test]
 fn calibrate_meets_the_accuracy_target() {
     let m = model();
@@ -238,9 +239,9 @@ fn calibrate_meets_the_accuracy_target() {
     let test = evaluation(&m, &pack(11, TEST_IMAGES));
     for max_drop in [0.0, 2.0, 10.0, 100.0] {
         let arg = max_drop.to_string();
-        let v = json(&["calibrate", p(bundle()), "--max-drop", &arg, "--json"]);
+        let v = json(&["calibrate", p(bundle()), "--max-drop", &arg, "--greedy", "--json"]);
         let t = f32s(&v["thresholds"]);
-        assert_eq!(t, calib.calibrate(max_drop).unwrap());
+        assert_eq!(t, calib.calibrate_greedy(max_drop).unwrap());
         let s = calib.summary(&t, m.manifest()).unwrap();
         assert!(s.accuracy >= s.final_accuracy - max_drop / 100.0 - 1e-9, "{max_drop}: {s:?}");
         assert!(close(&v["max_drop"], max_drop));
@@ -248,7 +249,12 @@ fn calibrate_meets_the_accuracy_target() {
         assert_summary(&v["test"], &test, &m, &t);
         assert_eq!(v["calibration"]["pack"], "calibpack.bin");
         assert_eq!(v["test"]["pack"], "testpack.bin");
+        assert_eq!(v["method"], "greedy");
+        assert_eq!(v["guaranteed"], false);
+        assert!(v["certificate"].is_null());
     }
+    let out = exitwise(&["calibrate", p(bundle()), "--max-drop", "2", "--greedy"]);
+    assert!(text(&out.stdout).contains("NO GUARANTEE"), "{}", text(&out.stdout));
     // Packs from files, and no test pack at all.
     let file = root().join("calib-ext.bin");
     std::fs::write(&file, pack(23, CALIB_IMAGES).to_bytes()).unwrap();
@@ -257,6 +263,62 @@ fn calibrate_meets_the_accuracy_target() {
     assert_eq!(v["thresholds"].as_array().unwrap().len(), 2);
     let v = json(&["calibrate", p(bare_bundle()), "--max-drop", "5", "--calib-pack", p(&file), "--pack", p(&file), "--json"]);
     assert_eq!(v["test"]["count"], CALIB_IMAGES);
+}
+
+/// The default: Learn then Test, equal to the library's `calibrate`, with its certificate.
+#[test]
+fn calibrate_certifies_by_learn_then_test() {
+    use exitwise::{CalibrateOptions, CalibrationPath};
+    let m = model();
+    let calib = evaluation(&m, &pack(23, CALIB_IMAGES));
+    let test = evaluation(&m, &pack(11, TEST_IMAGES));
+    let mut seen = [false; 2];
+    for (max_drop, delta, split) in [(2.0, None, None), (10.0, Some(0.2), None), (50.0, None, None), (100.0, Some(0.05), None), (50.0, None, Some(0.5))] {
+        let (drop_s, delta_s, split_s) = (max_drop.to_string(), delta.unwrap_or(0.1).to_string(), split.unwrap_or(0.5).to_string());
+        let mut args = vec!["calibrate", p(bundle()), "--max-drop", &drop_s, "--json"];
+        if delta.is_some() {
+            args.extend(["--delta", &delta_s]);
+        }
+        if split.is_some() {
+            args.extend(["--split", &split_s]);
+        }
+        let v = json(&args);
+        let options = CalibrateOptions {
+            delta: delta.unwrap_or(0.1),
+            path: split.map_or(CalibrationPath::Shared, |fraction| CalibrationPath::Split { fraction }),
+        };
+        let want = calib.calibrate(max_drop, &options).unwrap();
+        let t = f32s(&v["thresholds"]);
+        assert_eq!(t, want.thresholds, "{args:?}");
+        assert_eq!(v["method"], "learn-then-test");
+        assert_eq!(v["guaranteed"], want.certified);
+        let c = &v["certificate"];
+        assert_eq!(c["certified"], want.certified);
+        assert_eq!(c["n"], want.n);
+        assert_eq!(c["losses"], want.losses);
+        assert_eq!(c["min_images"], want.min_images);
+        assert_eq!(c["steps_certified"], want.steps_certified);
+        assert!(close(&c["p_value"], want.p_value));
+        assert!(close(&c["delta"], options.delta));
+        assert!(close(&c["macs_saved_fraction"], want.macs_saved_fraction));
+        match want.risk_upper_bound {
+            Some(r) => assert!(close(&c["risk_upper_bound"], r)),
+            None => assert!(c["risk_upper_bound"].is_null()),
+        }
+        assert_eq!(c["path"]["kind"], if split.is_some() { "split" } else { "shared" });
+        if !want.certified {
+            assert!(t.iter().all(|&x| x == 1.0), "{t:?}");
+        }
+        assert_summary(&v["calibration"], &calib, &m, &t);
+        assert_summary(&v["test"], &test, &m, &t);
+        seen[want.certified as usize] = true;
+        // The table names the method and the guarantee (or its absence).
+        let out = text(&exitwise(&args.iter().copied().filter(|a| *a != "--json").collect::<Vec<_>>()).stdout);
+        assert!(out.contains("Learn then Test"), "{out}");
+        assert!(out.contains(if want.certified { "% confidence, accuracy drop ≤" } else { "NONE" }), "{out}");
+    }
+    // 60 images certify 50 points but not 2 (that needs 114 with no loss).
+    assert_eq!(seen, [true, true]);
 }
 
 #[test]
@@ -352,6 +414,16 @@ fn bad_inputs_fail_with_a_code() {
     fails(&["calibrate", p(bare_bundle()), "--max-drop", "1"], "MISSING_FILE");
     fails(&["calibrate", b, "--max-drop", "-1"], "BAD_THRESHOLD");
     fails(&["calibrate", b, "--max-drop", "101"], "BAD_THRESHOLD");
+    fails(&["calibrate", b, "--max-drop", "-1", "--greedy"], "BAD_THRESHOLD");
+    fails(&["calibrate", b, "--max-drop", "101", "--greedy"], "BAD_THRESHOLD");
+    // Learn then Test needs a budget above 0, δ in (0, 1) and a split fraction in (0, 1).
+    fails(&["calibrate", b, "--max-drop", "0"], "BAD_THRESHOLD");
+    for d in ["0", "1", "-0.1", "NaN", "inf"] {
+        fails(&["calibrate", b, "--max-drop", "1", "--delta", d], "BAD_THRESHOLD");
+    }
+    for f in ["0", "1", "NaN"] {
+        fails(&["calibrate", b, "--max-drop", "1", "--split", f], "BAD_THRESHOLD");
+    }
     // Bad images and packs.
     fails(&["classify", b, "pack:40"], "BAD_INPUT");
     fails(&["classify", b, "pack:x"], "BAD_INPUT");
@@ -372,7 +444,14 @@ fn bad_inputs_fail_with_a_code() {
     std::fs::write(broken.join("seg1.onnx"), b"garbage").unwrap();
     fails(&["info", p(&broken)], "BUNDLE_HASH_MISMATCH");
     // Usage errors are clap's (status 2), still without a panic.
-    for args in [vec!["eval"], vec!["frobnicate"], vec!["calibrate", b], vec!["calibrate", b, "--max-drop", "x"]] {
+    for args in [
+        vec!["eval"],
+        vec!["frobnicate"],
+        vec!["calibrate", b],
+        vec!["calibrate", b, "--max-drop", "x"],
+        vec!["calibrate", b, "--max-drop", "1", "--greedy", "--delta", "0.2"],
+        vec!["calibrate", b, "--max-drop", "1", "--delta", "x"],
+    ] {
         let out = exitwise(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(!text(&out.stderr).contains("panicked"));

@@ -3,7 +3,7 @@
 use crate::data::{self, Split};
 use crate::report::{to_json, Batched, Calibrated, Classified, Info, Scored, Swept};
 use clap::{Parser, Subcommand};
-use exitwise::{CpuModel, Result};
+use exitwise::{CalibrateOptions, CalibrationPath, CpuModel, Result};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,13 +78,28 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         pack: Option<PathBuf>,
     },
-    /// Pick thresholds on the calibration pack (accuracy ≥ final − max drop), report them on the test pack.
+    /// Pick thresholds on the calibration pack, report them on the test pack. By default Learn
+    /// then Test: with probability ≥ 1 − δ the accuracy drop from the final classifier is ≤ the
+    /// max drop on data like the calibration pack (nothing certified: thresholds stay at 1.0).
+    /// `--greedy`: the old grid search, no guarantee.
     Calibrate {
         /// Bundle folder (holding manifest.json).
         bundle: PathBuf,
-        /// Largest accuracy drop allowed, in percentage points, from the final classifier's.
+        /// Largest accuracy drop allowed, in percentage points, from the final classifier's:
+        /// in (0, 100] (with --greedy, [0, 100]).
         #[arg(long, value_name = "PTS", allow_negative_numbers = true)]
         max_drop: f64,
+        /// The guarantee fails with probability at most δ, in (0, 1).
+        #[arg(long, value_name = "D", default_value_t = exitwise::calibrate::DEFAULT_DELTA, allow_negative_numbers = true, conflicts_with = "greedy")]
+        delta: f64,
+        /// Per-exit thresholds: build the path on this fraction of the calibration pack (a fixed
+        /// pseudo-random part), test it on the rest. Default: one shared threshold, tested on all.
+        #[arg(long, value_name = "FRACTION", allow_negative_numbers = true, conflicts_with = "greedy")]
+        split: Option<f64>,
+        /// The greedy grid search instead: accuracy ≥ final − max drop on the calibration pack
+        /// itself, NO guarantee on other data.
+        #[arg(long)]
+        greedy: bool,
         /// An EWTP pack to calibrate on instead of the bundle's calibration pack.
         #[arg(long, value_name = "FILE")]
         calib_pack: Option<PathBuf>,
@@ -152,26 +167,46 @@ fn run(cli: &Cli) -> Result<String> {
             let out = Swept::new(&model, &p.source, &ev, ev.frontier());
             if json { to_json(&out) } else { Ok(out.text()) }
         }
-        Command::Calibrate { bundle, max_drop, calib_pack, pack } => {
+        Command::Calibrate { bundle, max_drop, delta, split, greedy, calib_pack, pack } => {
             let model = data::load_model(bundle)?;
-            let out = calibrate(&model, *max_drop, calib_pack.as_deref(), pack.as_deref())?;
+            let method = if *greedy {
+                Method::Greedy
+            } else {
+                let path = split.map_or(CalibrationPath::Shared, |fraction| CalibrationPath::Split { fraction });
+                Method::Ltt(CalibrateOptions { delta: *delta, path })
+            };
+            let out = calibrate(&model, *max_drop, &method, calib_pack.as_deref(), pack.as_deref())?;
             if json { to_json(&out) } else { Ok(out.text(&model)) }
         }
     }
 }
 
+/// How `calibrate` picks thresholds.
+enum Method {
+    /// Learn then Test ([`exitwise::Evaluation::calibrate`]).
+    Ltt(CalibrateOptions),
+    /// The greedy grid search, no guarantee ([`exitwise::Evaluation::calibrate_greedy`]).
+    Greedy,
+}
+
 fn calibrate(
     model: &CpuModel,
     max_drop: f64,
+    method: &Method,
     calib_pack: Option<&std::path::Path>,
     test_pack: Option<&std::path::Path>,
 ) -> Result<Calibrated> {
     let m = model.manifest();
-    if !(max_drop.is_finite() && (0.0..=100.0).contains(&max_drop)) {
-        return Err(exitwise::Error::new(
-            exitwise::ErrorCode::BadThreshold,
-            format!("--max-drop is {max_drop}, must be within [0, 100] percentage points"),
-        ));
+    // Check the arguments before the (slow) tracing.
+    match method {
+        Method::Ltt(options) => exitwise::calibrate::check_options(max_drop, options)?,
+        Method::Greedy if !(max_drop.is_finite() && (0.0..=100.0).contains(&max_drop)) => {
+            return Err(exitwise::Error::new(
+                exitwise::ErrorCode::BadThreshold,
+                format!("--max-drop is {max_drop}, must be within [0, 100] percentage points"),
+            ));
+        }
+        Method::Greedy => {}
     }
     // Find both packs before the (slow) tracing so that a missing one fails fast.
     let calib = data::pack_for(model, calib_pack, Split::Calibration)?;
@@ -180,7 +215,13 @@ fn calibrate(
         None => data::bundle_pack(model, Split::Test)?,
     };
     let ev = data::evaluate(model, &calib.pack)?;
-    let t = ev.calibrate(max_drop)?;
+    let (t, certificate) = match method {
+        Method::Ltt(options) => {
+            let c = ev.calibrate(max_drop, options)?;
+            (c.thresholds.clone(), Some(c))
+        }
+        Method::Greedy => (ev.calibrate_greedy(max_drop)?, None),
+    };
     let calibration = Scored::new(model, &calib.source, &ev, ev.summary(&t, m)?);
     let test = match test {
         Some(p) => {
@@ -189,5 +230,5 @@ fn calibrate(
         }
         None => None,
     };
-    Ok(Calibrated { model: m.name.clone(), max_drop, thresholds: t, calibration, test })
+    Ok(Calibrated::new(m.name.clone(), max_drop, t, certificate, calibration, test))
 }

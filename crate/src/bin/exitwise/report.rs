@@ -492,22 +492,94 @@ impl Scored {
 #[derive(Serialize)]
 pub struct Calibrated {
     pub model: String,
+    /// `"learn-then-test"` or `"greedy"` (no guarantee).
+    pub method: &'static str,
+    /// Whether the thresholds carry a guarantee: Learn then Test certified a point (always false
+    /// for greedy).
+    pub guaranteed: bool,
     /// Allowed accuracy drop, in percentage points, from the final classifier's.
     pub max_drop: f64,
     pub thresholds: Vec<f32>,
+    /// The library's Learn-then-Test result (`Certified`, keys in snake_case): `n`, `losses`,
+    /// `p_value`, `risk_upper_bound`, `delta`, …; `null` for greedy.
+    pub certificate: Option<serde_json::Value>,
     /// Figures on the calibration set the thresholds were chosen on.
     pub calibration: Scored,
     /// Figures on the test pack (`null` when the bundle has none and no `--pack` was given).
     pub test: Option<Scored>,
+    #[serde(skip)]
+    certified: Option<exitwise::Certified>,
+}
+
+/// A number with at most `digits` decimals, trailing zeros dropped: 90.0 → "90", 0.05 → "0.05".
+fn short(x: f64, digits: usize) -> String {
+    let s = format!("{x:.digits$}");
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
 }
 
 impl Calibrated {
+    pub fn new(
+        model: String,
+        max_drop: f64,
+        thresholds: Vec<f32>,
+        certified: Option<exitwise::Certified>,
+        calibration: Scored,
+        test: Option<Scored>,
+    ) -> Calibrated {
+        Calibrated {
+            model,
+            method: if certified.is_some() { "learn-then-test" } else { "greedy" },
+            guaranteed: certified.as_ref().is_some_and(|c| c.certified),
+            max_drop,
+            thresholds,
+            certificate: certified.as_ref().map(|c| snake_keys(serde_json::to_value(c).unwrap_or_default())),
+            calibration,
+            test,
+            certified,
+        }
+    }
+
     pub fn text(&self, model: &CpuModel) -> String {
-        let mut out = fields(&[
-            ("model", self.model.clone()),
-            ("max drop", format!("{} points", self.max_drop)),
-            ("thresholds", list(&self.thresholds)),
-        ]);
+        let mut rows = vec![("model", self.model.clone())];
+        match &self.certified {
+            None => rows.extend([
+                ("method", "greedy grid search — NO GUARANTEE: the drop is met on the calibration pack only, \
+                            new data may drop more".to_string()),
+                ("max drop", format!("{} points (on the calibration pack)", self.max_drop)),
+            ]),
+            Some(c) => {
+                let path = match c.path {
+                    exitwise::CalibrationPath::Shared => "one threshold shared by every early exit, 1.00 down to 0.00".to_string(),
+                    exitwise::CalibrationPath::Split { fraction } => format!(
+                        "per exit, built on {} % of the calibration pack, tested on the other {} images",
+                        short(fraction * 100.0, 1), c.n
+                    ),
+                };
+                let confidence = short((1.0 - c.delta) * 100.0, 2);
+                rows.extend([
+                    ("method", format!("Learn then Test (δ = {}), path: {path}", c.delta)),
+                    ("max drop", format!("{} points", self.max_drop)),
+                ]);
+                if c.certified {
+                    rows.push(("guarantee", format!(
+                        "with {confidence} % confidence, accuracy drop ≤ {} pt on data like the calibration pack (risk ≤ {})",
+                        self.max_drop, short(self.max_drop / 100.0, 6)
+                    )));
+                } else {
+                    rows.push(("guarantee", format!(
+                        "NONE — nothing on the path is certified; thresholds stay at 1.00 (only confidences of exactly 1 exit: \
+                         not the plain network). For {} pt at δ = {} at least {} test images with no loss are needed, there are {}",
+                        self.max_drop, c.delta, group(c.min_images), group(c.n as u64)
+                    )));
+                }
+                rows.push(("evidence", format!(
+                    "{} of {} images lost (exit wrong, final right) at these thresholds, p = {:.4}{}; {} of {} path steps certified",
+                    c.losses, c.n, c.p_value, if c.certified { " ≤ δ" } else { " > δ" }, c.steps_certified, c.path_length
+                )));
+            }
+        }
+        rows.push(("thresholds", list(&self.thresholds)));
+        let mut out = fields(&rows);
         let mut t = Table::new(&[
             ("set", false),
             ("images", true),
