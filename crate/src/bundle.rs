@@ -44,6 +44,9 @@ pub struct Bundle {
     pub exits: Vec<Part>,
     /// Non-ONNX files the manifest names (test pack, calibration pack, reference), verified.
     pub data: BTreeMap<String, Vec<u8>>,
+    /// The memory budget it was admitted under ([`LoadLimits::memory_budget_bytes`]): backends
+    /// keep batches within it too.
+    pub memory_budget: u64,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -118,7 +121,7 @@ impl Bundle {
                 }
             }
         }
-        Ok(Bundle { manifest, segments, exits, data })
+        Ok(Bundle { manifest, segments, exits, data, memory_budget: limits.memory_budget_bytes })
     }
 
     /// Loads a bundle from a folder holding `manifest.json` and the files it names.

@@ -133,6 +133,26 @@ fn a_batch_traces_like_single_inputs() {
 }
 
 #[test]
+fn batches_stay_within_the_memory_budget_and_still_trace_like_single_inputs() {
+    let files = chain(true, true);
+    let roomy = Bundle::from_files(&files).unwrap();
+    // A budget that holds every part's constants and activations for about three inputs: a batch
+    // of 64 must then run as sub-batches of at most that, and answer the same.
+    let three = roomy.segments.iter().chain(&roomy.exits).map(|p| p.memory.constant_bytes + 3 * p.memory.activation_bytes).max().unwrap();
+    let limits = exitwise::bundle::LoadLimits { memory_budget_bytes: three, ..Default::default() };
+    let tight = CpuModel::new(Bundle::from_files_with(&files, &limits).unwrap()).unwrap();
+    let m = CpuModel::new(roomy).unwrap();
+    let xs: Vec<f32> = (0..64).flat_map(input).collect();
+    let (a, b) = (m.trace_batch(&xs, 64).unwrap(), tight.trace_batch(&xs, 64).unwrap());
+    for (x, y) in a.iter().zip(&b) {
+        for (p, q) in x.exits.iter().zip(&y.exits) {
+            assert_eq!(p.class, q.class);
+            assert!((p.confidence - q.confidence).abs() < 1e-5);
+        }
+    }
+}
+
+#[test]
 fn a_batch_runs_later_parts_only_on_the_inputs_left() {
     let m: Model<Counting> = Model::new(Bundle::from_files(&chain(false, true)).unwrap()).unwrap();
     let xs: Vec<f32> = (0..8).flat_map(input).collect();

@@ -5,7 +5,9 @@
 //! Each part is planned for a batch of 1 at load, and for the bucket sizes 4, 16, 64 and 256 the
 //! first time a batch needs one. A batch of any other size (a batch that shrinks as images exit)
 //! runs as consecutive sub-batches of bucket sizes — 37 = 16 + 16 + 4 + 1 — so no symbolic plan
-//! is ever run. Every plan keeps one spawned tract state across runs (op states, scratch).
+//! is ever run. A batch never exceeds what fits the memory budget the bundle was admitted under
+//! (admission's per-input estimate × batch): larger ones run as smaller sub-batches. Every plan
+//! keeps one spawned tract state across runs (op states, scratch).
 
 use super::{Backend, HostTensor};
 use crate::bundle::{Bundle, Part, BATCH};
@@ -52,14 +54,19 @@ struct PartPlans {
     batch: Option<Symbol>,
     one: Rc<Plan>,
     sized: RefCell<HashMap<usize, Rc<Plan>>>,
+    /// Largest batch whose activations (admission's estimate × batch) fit the bundle's memory
+    /// budget: larger batches run as sub-batches no larger than this.
+    max_batch: usize,
 }
 
 impl PartPlans {
-    fn new(part: &Part) -> Result<PartPlans> {
+    fn new(part: &Part, budget: u64) -> Result<PartPlans> {
         let batch = part.batchable.then(|| part.graph.sym(BATCH));
         let graph = part.graph.clone();
         let one = Plan::new(concrete(&graph, batch.as_ref(), 1)?).map_err(|e| cannot_plan(part, &e))?;
-        Ok(PartPlans { file: part.file.clone(), graph, batch, one: Rc::new(one), sized: RefCell::default() })
+        let per_input = part.memory.activation_bytes.max(1);
+        let max_batch = usize::try_from(budget.saturating_sub(part.memory.constant_bytes) / per_input).unwrap_or(usize::MAX).max(1);
+        Ok(PartPlans { file: part.file.clone(), graph, batch, one: Rc::new(one), sized: RefCell::default(), max_batch })
     }
 
     /// The plan for a batch of exactly `n`, planned now if need be.
@@ -79,7 +86,7 @@ impl PartPlans {
     }
 
     fn plan_batch(&self, n: usize) -> Result<()> {
-        if self.batch.is_some() {
+        if self.batch.is_some() && n <= self.max_batch {
             self.plan(n)?;
         }
         Ok(())
@@ -88,7 +95,7 @@ impl PartPlans {
     fn run(&self, inputs: Vec<TValue>) -> Result<Vec<TValue>> {
         let n = inputs.first().and_then(|t| t.shape().first().copied()).unwrap_or(1);
         let planned = n == 1 || BUCKETS.contains(&n) || self.sized.borrow().contains_key(&n);
-        if planned || self.batch.is_none() {
+        if (planned && n <= self.max_batch) || self.batch.is_none() {
             let out = self.plan(n)?.run(inputs.into()).map_err(|e| self.error(&e))?;
             return Ok(out.into_iter().collect());
         }
@@ -96,7 +103,7 @@ impl PartPlans {
         let mut outs: Vec<Vec<Tensor>> = Vec::new();
         let mut start = 0;
         while start < n {
-            let k = BUCKETS.iter().copied().find(|&b| b <= n - start).unwrap_or(1);
+            let k = BUCKETS.iter().copied().find(|&b| b <= (n - start).min(self.max_batch)).unwrap_or(1);
             let part = inputs
                 .iter()
                 .map(|t| t.slice(0, start, start + k).map(|t| t.into_tvalue()))
@@ -157,8 +164,8 @@ impl Backend for TractCpu {
 
     fn prepare(bundle: &Bundle) -> Result<Self> {
         Ok(TractCpu {
-            segments: bundle.segments.iter().map(PartPlans::new).collect::<Result<_>>()?,
-            exits: bundle.exits.iter().map(PartPlans::new).collect::<Result<_>>()?,
+            segments: bundle.segments.iter().map(|p| PartPlans::new(p, bundle.memory_budget)).collect::<Result<_>>()?,
+            exits: bundle.exits.iter().map(|p| PartPlans::new(p, bundle.memory_budget)).collect::<Result<_>>()?,
         })
     }
 
