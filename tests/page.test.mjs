@@ -516,11 +516,17 @@ test("the test-set panel matches Evaluation.summary and the CLI's eval; calibrat
     await page.fill("#max-drop", "0.5");
     await page.click("#calibrate-button");
     await page.waitForSelector("#calibrate[data-thresholds]", { timeout: LONG });
-    const expected = await lib(page, m.path, `
+    const lt = await lib(page, m.path, `
       const set = model.calibrationPack();
-      return (await model.evaluate(set.images, set.labels)).calibrate(0.5).map((x) => Math.round(x * 100) / 100);
+      const c = (await model.evaluate(set.images, set.labels)).calibrate(0.5, { delta: 0.1 });
+      return { t: c.thresholds.map((x) => Math.round(x * 100) / 100), certified: c.certified };
     `);
-    assert.deepEqual(await sliderValues(page), expected, "sliders = Evaluation.calibrate(0.5)");
+    const expected = lt.t;
+    assert.deepEqual(await sliderValues(page), expected, "sliders = Evaluation.calibrate(0.5).thresholds (Learn-then-Test, δ = 0.1)");
+    // The page states the runtime's guarantee, or that there is none.
+    const claim = await page.textContent("#calib-status");
+    assert.equal(await page.getAttribute("#calib-status", "data-certified"), String(lt.certified));
+    assert.match(claim, lt.certified ? /^Guaranteed with 90 % confidence: accuracy drop ≤ 0\.5 pt on data like the calibration set/ : /^Nothing certified: /, claim);
     await waitThresholds(page, "#testset", expected);
     await waitThresholds(page, "#result", expected);
     assert.match(await page.textContent("#calib-status"), /calibration images/);

@@ -691,8 +691,17 @@ async function calibrate() {
     const t = res.thresholds.map(fmt.snap);
     setThresholds(t, "calibrate");
     const s = res.summary;
+    const c = res.certified;
+    const confidence = `${fmt.int(Math.round((1 - c.delta) * 100))} %`;
+    // The runtime's Learn-then-Test result, in its own terms: what is guaranteed, and on what.
+    const claim = c.certified
+      ? `Guaranteed with ${confidence} confidence: accuracy drop ≤ ${maxDrop} pt on data like the calibration set ` +
+        `(${fmt.int(c.losses)} losses in ${fmt.int(c.n)} images, p = ${c.pValue.toPrecision(2)}).`
+      : `Nothing certified: ${fmt.int(c.n)} images cannot guarantee ≤ ${maxDrop} pt with ${confidence} confidence ` +
+        `(that needs ≥ ${fmt.int(c.minImages)} images even with no loss, or a larger budget); thresholds stay at 1.`;
+    status.dataset.certified = String(c.certified);
     status.textContent =
-      `On ${fmt.int(res.count)} held-out calibration images: ${fmt.pct(s.accuracy)} accurate ` +
+      `${claim} On the ${fmt.int(res.count)} held-out calibration images: ${fmt.pct(s.accuracy)} accurate ` +
       `(plain ${fmt.pct(s.finalAccuracy)}), ${fmt.pct(s.macsSavedFraction)} FLOPs saved. Thresholds ${t.map(fmt.conf).join(", ")}. ` +
       `(${fmt.ms(res.elapsedMs)} in the worker, which answered nothing else meanwhile.)`;
     $("calibrate").dataset.thresholds = t.join(",");

@@ -265,8 +265,9 @@ const handlers = {
     need(model, "no model loaded");
     const started = performance.now();
     const ev = await calibrationEvaluation(progress);
-    const thresholds = ev.calibrate(maxDrop);
-    return { thresholds, count: ev.count, summary: ev.summary(thresholds), elapsedMs: performance.now() - started };
+    const certified = ev.calibrate(maxDrop, { delta: 0.1 });
+    const thresholds = certified.thresholds;
+    return { thresholds, certified, count: ev.count, summary: ev.summary(thresholds), elapsedMs: performance.now() - started };
   },
 };
 

@@ -14,6 +14,17 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+/// `obj[name](...args)`, its throw as an `Err`.
+fn f_apply(obj: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let f: js_sys::Function = get(obj, name).unchecked_into();
+    f.apply(obj, &args.iter().collect::<Array>())
+}
+
+/// A JSON value as a JS value.
+fn serde_wasm(v: &serde_json::Value) -> JsValue {
+    js_sys::JSON::parse(&v.to_string()).unwrap()
+}
+
 fn code(e: JsValue) -> String {
     assert!(e.is_instance_of::<js_sys::Error>(), "errors are JS Errors");
     get(&e, "code").as_string().unwrap()
@@ -97,7 +108,18 @@ async fn evaluate_gives_summary_frontier_and_calibration() {
     assert_eq!(hist.get(0).as_f64(), Some(n as f64), "threshold 0 sends everything out of exit 0");
     let f: Array = call("frontier", &[]).unchecked_into();
     assert!(f.length() >= 1);
-    let t: Array = call("calibrate", &[1.0.into()]).unchecked_into();
+    // Learn-then-Test: 40 images cannot certify ≤ 1 pt at δ = 0.1 (that needs ≥ 230), so
+    // nothing is certified and the thresholds stay at 1.
+    let c = call("calibrate", &[1.0.into()]);
+    assert_eq!(get(&c, "certified").as_bool(), Some(false));
+    assert_eq!(get(&c, "n").as_f64(), Some(n as f64));
+    assert!(get(&c, "minImages").as_f64().unwrap() > n as f64);
+    let t: Array = get(&c, "thresholds").unchecked_into();
+    assert_eq!(t.to_vec().iter().map(|x| x.as_f64().unwrap()).collect::<Vec<_>>(), vec![1.0, 1.0]);
+    let bad = f_apply(&ev, "calibrate", &[1.0.into(), serde_wasm(&serde_json::json!({ "delta": 2.0 }))]);
+    assert_eq!(code(bad.unwrap_err()), "BAD_THRESHOLD");
+    // The greedy search (no guarantee) keeps its contract on the set it searched.
+    let t: Array = call("calibrateGreedy", &[1.0.into()]).unchecked_into();
     assert_eq!(t.length(), 2);
     let s = call("summary", &[t.into()]);
     let (acc, fin) = (get(&s, "accuracy").as_f64().unwrap(), get(&s, "finalAccuracy").as_f64().unwrap());
@@ -120,6 +142,13 @@ async fn errors_have_codes_and_the_model_keeps_working() {
     assert_eq!(code(Model::load_from(JsValue::from(3), JsValue::UNDEFINED).await.err().unwrap()), "BAD_MANIFEST");
     let e = Model::load_from("http://127.0.0.1:9/nowhere/".into(), JsValue::UNDEFINED).await.err().unwrap();
     assert_eq!(code(e), "MISSING_FILE");
+    // LoadOptions.memoryBudget: a part over it is refused before anything is allocated.
+    let tight = serde_wasm(&serde_json::json!({ "backend": "cpu", "memoryBudget": 1 }));
+    assert_eq!(code(Model::load_from(source(&good), tight).await.err().unwrap()), "BAD_ONNX");
+    let silly = serde_wasm(&serde_json::json!({ "backend": "cpu", "memoryBudget": -5 }));
+    assert_eq!(code(Model::load_from(source(&good), silly).await.err().unwrap()), "BAD_MANIFEST");
+    let roomy = serde_wasm(&serde_json::json!({ "backend": "cpu", "memoryBudget": 1u64 << 30 }));
+    assert!(Model::load_from(source(&good), roomy).await.is_ok());
 
     let model = load(&good).await;
     let x: JsValue = Float32Array::from(&input(9)[..]).into();

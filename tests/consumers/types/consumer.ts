@@ -7,6 +7,7 @@ import init, {
   type BackendChoice,
   type BackendName,
   type BundleSource,
+  type Certified,
   type Classification,
   type ErrorCode,
   type EvaluateProgress,
@@ -65,11 +66,15 @@ export async function demo(source: BundleSource, image: ImageLike): Promise<stri
   const backend: BackendChoice = "auto";
   const options: LoadOptions = {
     backend,
+    memoryBudget: 64 << 20,
     onProgress: (p: LoadProgress) => lines.push(`${p.file}: ${p.filesLoaded}/${p.filesTotal}, ${p.bytesLoaded} B`),
   };
   const model: Model = await Model.load(source, options);
   const name: BackendName = notAny(model.backend);
   const why: string | undefined = notAny(model.fallbackReason);
+  const evidence: string = notAny(model.backendReason);
+  const batches: BackendName = notAny(model.batchBackend);
+  lines.push(`${evidence}; batches on ${batches}`);
   if (why !== undefined) lines.push(`on the CPU because ${why}`);
   const forced: LoadOptions = { backend: "webgpu" satisfies BackendChoice };
   lines.push(`could force ${forced.backend}`);
@@ -106,7 +111,10 @@ export async function demo(source: BundleSource, image: ImageLike): Promise<stri
     const hist: number[] = s.histogram;
     const frontier: FrontierPoint[] = notAny(ev.frontier());
     const perExit: number[] = notAny(ev.exitAccuracies());
-    const calibrated: number[] = notAny(ev.calibrate(0.5));
+    const certified: Certified = notAny(ev.calibrate(0.5, { delta: 0.1, path: { kind: "split", fraction: 0.5 } }));
+    const guarantee: string = certified.certified ? `drop ≤ ${certified.maxDrop} pt, δ ${certified.delta}, n ${certified.n}` : `needs ${certified.minImages}`;
+    const calibrated: number[] = [...certified.thresholds, ...notAny(ev.calibrateGreedy(0.5))];
+    lines.push(guarantee);
     lines.push(`${ev.count} images: ${s.accuracy} vs ${s.finalAccuracy}, ${s.macsSavedFraction}, ${hist} ${frontier.length} ${perExit} ${calibrated} ${calib.count}`);
     ev.free();
   }
