@@ -4,6 +4,7 @@ use exitwise_fuzz::case::{models_dir, Bases, Target};
 use exitwise_fuzz::supervise::{corpus_files, summary, supervise, Config};
 use exitwise_fuzz::worker::{self, Source};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -82,7 +83,7 @@ fn main() {
             let files: Vec<PathBuf> = args.0.iter().flat_map(|p| corpus_files(Path::new(p), !skip_open)).collect();
             let cfg = config(0, 0, None, f64::INFINITY, timeout, cap_mib, None, 0);
             let bases = load_bases();
-            let (stats, seconds) = supervise(None, Some(&files), &cfg, &bases);
+            let (stats, seconds) = supervise(None, Some(&files), &cfg, &bases, &mut |_, _| {});
             let results: Vec<Value> = files
                 .iter()
                 .enumerate()
@@ -135,11 +136,17 @@ fn main() {
                     _ => 0,
                 });
                 let cfg = config(seed, start, execs, seconds, timeout, cap_mib, (!no_write).then(|| corpus.clone()), progress);
-                let (stats, secs) = supervise(Some(t), None, &cfg, &bases);
+                let run_id = format!("{}-{}-{start}", today(), t.name());
+                let mut checkpoint = |stats: &exitwise_fuzz::supervise::Stats, secs: f64| {
+                    if let Some(r) = &results {
+                        record(r, &summary(t.name(), &cfg, stats, secs), &run_id, false);
+                    }
+                };
+                let (stats, secs) = supervise(Some(t), None, &cfg, &bases, &mut checkpoint);
                 let s = summary(t.name(), &cfg, &stats, secs);
                 eprintln!("{}: {} executions in {:.0} s, findings {}", t.name(), s["executions"], secs, s["findings"]);
                 if let Some(r) = &results {
-                    record(r, &s);
+                    record(r, &s, &run_id, true);
                 }
                 out.push(s);
             }
@@ -166,8 +173,9 @@ fn resume_index(results: &Path, target: &str, seed: u64) -> u64 {
         .unwrap_or(0)
 }
 
-/// Adds one run to the results file: per target the runs and their totals.
-fn record(results: &Path, s: &Value) {
+/// Adds one run to the results file (or updates it: `run_id`), with per target the runs and
+/// their totals. `done`: the run ended (else it is a checkpoint of a run in progress).
+fn record(results: &Path, s: &Value, run_id: &str, done: bool) {
     let mut v: Value = std::fs::read(results).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_else(|| json!({}));
     if !v.is_object() {
         v = json!({});
@@ -177,12 +185,17 @@ fn record(results: &Path, s: &Value) {
     let mut run = s.clone();
     run["date"] = json!(date);
     run["commit"] = json!(commit);
+    run["run_id"] = json!(run_id);
+    run["finished"] = json!(done);
     let t = &mut v["targets"][&target];
     if !t["runs"].is_array() {
         t["runs"] = json!([]);
     }
     if let Some(runs) = t["runs"].as_array_mut() {
-        runs.push(run);
+        match runs.iter_mut().find(|r| r["run_id"] == run_id) {
+            Some(r) => *r = run,
+            None => runs.push(run),
+        }
     }
     let runs = t["runs"].as_array().cloned().unwrap_or_default();
     let sum = |k: &str| runs.iter().map(|r| r[k].as_f64().unwrap_or(0.0)).sum::<f64>();
@@ -193,6 +206,17 @@ fn record(results: &Path, s: &Value) {
         findings.insert(k.into(), json!(runs.iter().map(|r| r["findings"][k].as_u64().unwrap_or(0)).sum::<u64>()));
     }
     t["findings"] = Value::Object(findings);
+    // Each signature once, with its executions over all runs and a corpus file.
+    let mut sigs: BTreeMap<String, Value> = BTreeMap::new();
+    for f in runs.iter().flat_map(|r| r["unique_findings"].as_array().cloned().unwrap_or_default()) {
+        let key = f["signature"].as_str().unwrap_or("").to_string();
+        let e = sigs.entry(key).or_insert_with(|| json!({"kind": f["kind"], "signature": f["signature"], "message": f["message"], "count": 0, "file": f["file"]}));
+        e["count"] = json!(e["count"].as_u64().unwrap_or(0) + f["count"].as_u64().unwrap_or(0));
+        if e["file"].is_null() {
+            e["file"] = f["file"].clone();
+        }
+    }
+    t["unique_findings"] = json!(sigs.into_values().collect::<Vec<_>>());
     v["updated"] = json!(date);
     v["commit"] = json!(commit);
     v["command"] = json!("cargo run --profile fuzz -p exitwise-fuzz -- <target|all> --seconds N [--seed S] [--resume --results crate/fuzz/results.json]");

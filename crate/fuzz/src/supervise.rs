@@ -221,14 +221,22 @@ fn sha256(b: &[u8]) -> Vec<u8> {
 }
 
 /// Runs cases (generated for `target`, or the corpus `files`) until done, restarting the worker
-/// after each hang or death.
-pub fn supervise(target: Option<Target>, files: Option<&[PathBuf]>, cfg: &Config, bases: &Bases) -> (Stats, f64) {
+/// after each hang or death. `checkpoint` sees the stats about once a minute (so an interrupted
+/// run still leaves its progress behind).
+pub fn supervise(
+    target: Option<Target>,
+    files: Option<&[PathBuf]>,
+    cfg: &Config,
+    bases: &Bases,
+    checkpoint: &mut dyn FnMut(&Stats, f64),
+) -> (Stats, f64) {
     let t0 = Instant::now();
     let existing = cfg.corpus.as_deref().map(corpus_signatures).unwrap_or_default();
     let mut r = Recorder { target, cfg, bases, files, existing, stats: Stats::default() };
     let mut next = cfg.start;
     let end = cfg.execs.map(|n| cfg.start + n);
     let mut last_progress = Instant::now();
+    let mut last_checkpoint = Instant::now();
     'outer: loop {
         let left = cfg.seconds - t0.elapsed().as_secs_f64();
         if left <= 0.0 || end.is_some_and(|e| next >= e) || files.is_some_and(|f| next >= f.len() as u64) {
@@ -338,6 +346,11 @@ pub fn supervise(target: Option<Target>, files: Option<&[PathBuf]>, cfg: &Config
                         }
                     }
                 }
+            }
+            if last_checkpoint.elapsed() > Duration::from_secs(60) {
+                last_checkpoint = Instant::now();
+                r.stats.next = next;
+                checkpoint(&r.stats, t0.elapsed().as_secs_f64());
             }
             if cfg.progress_s > 0 && last_progress.elapsed() > Duration::from_secs(cfg.progress_s) {
                 last_progress = Instant::now();
