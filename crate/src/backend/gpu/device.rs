@@ -1,6 +1,7 @@
 //! Adapter and device acquisition, device health (errors, loss), and the one place GPU errors
 //! become typed [`Error`]s.
 
+use super::stats::{Counters, Event};
 use crate::error::{Error, ErrorCode, Result};
 use std::sync::{Arc, Mutex};
 
@@ -24,6 +25,8 @@ pub struct Gpu {
     pub software: bool,
     /// wgpu's default handlers panic or log; ours record here for the next check.
     health: Arc<Mutex<Health>>,
+    /// What the backend asked of the device (see [`super::WebGpu::stats`]).
+    pub counters: Counters,
 }
 
 fn backend_err(msg: impl Into<String>) -> Error {
@@ -85,7 +88,7 @@ impl Gpu {
                 h.lost.get_or_insert_with(|| format!("device lost ({reason:?}): {message}"));
             }
         });
-        Ok(Gpu { device, queue, adapter_name, software, health })
+        Ok(Gpu { device, queue, adapter_name, software, health, counters: Counters::default() })
     }
 
     /// True once the device is lost or hit an out-of-memory or internal error: every later call
@@ -126,11 +129,29 @@ impl Gpu {
                 "{what}: a {size}-byte tensor exceeds the device's {max}-byte binding limit; use a smaller batch"
             )));
         }
-        Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
+        Ok(self.buffer(&wgpu::BufferDescriptor {
             label: Some(what),
             size,
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         }))
+    }
+
+    /// Creates a buffer, counted.
+    pub fn buffer(&self, desc: &wgpu::BufferDescriptor) -> wgpu::Buffer {
+        self.counters.count(Event::Buffer);
+        self.device.create_buffer(desc)
+    }
+
+    /// Creates a bind group, counted.
+    pub fn bind_group(&self, desc: &wgpu::BindGroupDescriptor) -> wgpu::BindGroup {
+        self.counters.count(Event::BindGroup);
+        self.device.create_bind_group(desc)
+    }
+
+    /// Submits one command buffer, counted.
+    pub fn submit(&self, commands: wgpu::CommandBuffer) {
+        self.counters.count(Event::Submit);
+        self.queue.submit([commands]);
     }
 }

@@ -130,6 +130,19 @@ fn dispatches(op: &Op, ins: &[&[usize]], out: &[usize]) -> Result<Vec<Dispatch>>
     })
 }
 
+/// The kernels a run of `p` dispatches: one per step, none for a view, one per input of a
+/// concatenation (a run may dispatch fewer: empty tensors launch nothing).
+pub fn kernel_count(p: &Program) -> usize {
+    p.steps
+        .iter()
+        .map(|s| match s.op {
+            Op::View => 0,
+            Op::Concat { .. } => s.inputs.len(),
+            _ => 1,
+        })
+        .sum()
+}
+
 /// Binds every symbol in the inputs' declared shapes (the batch `N`) to the given tensors' dims.
 fn bind(p: &Program, inputs: &[GpuTensor], file: &str) -> Result<SymbolValues> {
     let mut values = SymbolValues::default();
@@ -186,7 +199,7 @@ pub fn run(gpu: &Gpu, kernels: &Kernels, p: &Program, consts: &[Option<wgpu::Buf
         };
         live[step.output] = Some(buffer);
     }
-    gpu.queue.submit([encoder.finish()]);
+    gpu.submit(encoder.finish());
     gpu.check(file)?;
     p.outputs
         .iter()

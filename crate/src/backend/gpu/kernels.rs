@@ -2,9 +2,9 @@
 //! encoding of one dispatch (a parameter block, a bind group, a grid).
 
 use super::device::Gpu;
+use super::stats::Event;
 use crate::error::{Error, ErrorCode, Result};
 use std::collections::HashMap;
-use wgpu::util::DeviceExt;
 
 /// One compute kernel; its bindings are the parameter block (0), its inputs (1…) and its
 /// output (last), in that order.
@@ -118,16 +118,18 @@ impl Kernels {
         let mut block = [0u32; MAX_PARAMS];
         block[..params.len()].copy_from_slice(params);
         let bytes: Vec<u8> = block.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let uniform = gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        let uniform = gpu.buffer(&wgpu::BufferDescriptor {
             label: Some("params"),
-            contents: &bytes,
-            usage: wgpu::BufferUsages::UNIFORM,
+            size: bytes.len() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
         });
+        gpu.queue.write_buffer(&uniform, 0, &bytes);
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
         for (i, b) in inputs.iter().chain(std::iter::once(&output)).enumerate() {
             entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: b.as_entire_binding() });
         }
-        let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        let bind_group = gpu.bind_group(&wgpu::BindGroupDescriptor {
             label: Some(&format!("{kernel:?}")),
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
@@ -137,6 +139,7 @@ impl Kernels {
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(x, y, 1);
+        gpu.counters.count(Event::Dispatch);
         Ok(())
     }
 }

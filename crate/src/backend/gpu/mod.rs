@@ -21,10 +21,12 @@ pub mod kernels;
 pub mod lower;
 pub mod oneshot;
 pub mod readback;
+pub mod stats;
 
 use device::Gpu;
 use kernels::Kernels;
 use lower::Program;
+pub use stats::Stats;
 
 /// A tensor on the device: a storage buffer (row-major f32) and its shape.
 #[derive(Debug, Clone)]
@@ -73,6 +75,24 @@ impl WebGpu {
     /// backend, so `auto` does not pick it.
     pub fn is_software(&self) -> bool {
         self.gpu.software
+    }
+
+    /// What the backend has asked of the device since it was built or [`WebGpu::reset_stats`]:
+    /// dispatches, submits, buffer and bind-group creations, read-backs (buffer maps).
+    pub fn stats(&self) -> Stats {
+        self.gpu.counters.snapshot()
+    }
+
+    /// The kernels one run of each segment and of each exit head dispatches (at most; see
+    /// [`exec::kernel_count`]): what a test bounds [`Stats::dispatches`] with.
+    pub fn kernels(&self) -> (Vec<usize>, Vec<usize>) {
+        let count = |plans: &[Plan]| plans.iter().map(|p| exec::kernel_count(&p.program)).collect();
+        (count(&self.segments), count(&self.exits))
+    }
+
+    /// Zeroes the counters behind [`WebGpu::stats`].
+    pub fn reset_stats(&self) {
+        self.gpu.counters.reset()
     }
 
     /// Prepares every part of `bundle`: the asynchronous form of [`Backend::prepare`], the only

@@ -1,6 +1,7 @@
 //! Reading a tensor back to the host: copy into a mappable buffer, map it, await the map.
 
 use super::device::Gpu;
+use super::stats::Event;
 use super::{oneshot, GpuTensor};
 use crate::backend::HostTensor;
 use crate::error::{Error, ErrorCode, Result};
@@ -15,7 +16,7 @@ pub async fn read(gpu: &Gpu, a: &GpuTensor) -> Result<HostTensor> {
     gpu.check("reading back")?;
     let len: usize = a.shape.iter().product();
     let size = (len as u64 * 4).max(4);
-    let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+    let staging = gpu.buffer(&wgpu::BufferDescriptor {
         label: Some("readback"),
         size,
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
@@ -23,8 +24,9 @@ pub async fn read(gpu: &Gpu, a: &GpuTensor) -> Result<HostTensor> {
     });
     let mut encoder = gpu.device.create_command_encoder(&Default::default());
     encoder.copy_buffer_to_buffer(&a.buffer, 0, &staging, 0, size);
-    gpu.queue.submit([encoder.finish()]);
+    gpu.submit(encoder.finish());
     let (tx, rx) = oneshot::channel();
+    gpu.counters.count(Event::Readback);
     staging.map_async(wgpu::MapMode::Read, .., move |r| tx.send(r));
     #[cfg(not(target_arch = "wasm32"))]
     gpu.device.poll(wgpu::PollType::wait_indefinitely()).map_err(fail)?;
