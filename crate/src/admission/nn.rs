@@ -18,6 +18,11 @@ fn spatial_input<'a>(n: &'a Node) -> Result<&'a super::value::Val> {
 pub fn conv(n: &Node) -> Result<Outs> {
     n.attrs().only(&["auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"])?;
     n.arity(2, 3, 1)?;
+    // tract-hir panics on a bias input named "" (found by crate/fuzz): an omitted bias must be
+    // left out of the node's inputs.
+    if n.at.node.input.get(2).is_some_and(|b| b.is_empty()) {
+        return Err(n.at.bad("input 2 (B)", "named \"\": leave an omitted bias out of the inputs"));
+    }
     let x = spatial_input(n)?;
     let w = n.data(1, "W")?;
     let r = x.rank();
