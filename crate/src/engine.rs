@@ -567,11 +567,14 @@ impl<B: Backend> Model<B> {
     ) -> Result<Vec<ExitOutput>> {
         let x = &self.manifest().exits[e];
         let c = self.manifest().classes();
-        let logits = self.fetch(e, acts, logits, &x.logits, n * c).await?;
-        let learned = match (conf, x.confidence.as_deref()) {
-            (Some(slot), Some(name)) => Some(self.fetch(e, acts, slot, name, n).await?),
-            _ => None,
-        };
+        // Logits and learned confidence come back together: one read-back per exit evaluated.
+        let mut wanted = vec![(logits, x.logits.as_str(), n * c)];
+        if let (Some(slot), Some(name)) = (conf, x.confidence.as_deref()) {
+            wanted.push((slot, name, n));
+        }
+        let mut got = self.fetch(e, acts, &wanted).await?.into_iter();
+        let logits = got.next().ok_or_else(|| Error::new(ErrorCode::Backend, format!("{} missing", x.logits)))?;
+        let learned = got.next();
         Ok(logits
             .chunks_exact(c.max(1))
             .enumerate()
@@ -583,18 +586,29 @@ impl<B: Backend> Model<B> {
             .collect())
     }
 
-    /// Reads back activation `name` (in `slot`) of exit `e`, which must hold `len` values.
-    async fn fetch(&self, e: usize, acts: &[Option<B::Activation>], slot: usize, name: &str, len: usize) -> Result<Vec<f32>> {
-        let a = acts
-            .get(slot)
-            .and_then(|a| a.as_ref())
-            .ok_or_else(|| Error::new(ErrorCode::Backend, format!("{name} missing")))?;
-        let t = self.backend.download(a).await?;
-        if t.data.len() != len {
-            let file = &self.manifest().exits[e].file;
-            return err(ErrorCode::Backend, format!("{file}: {name} has {} values, expected {len}", t.data.len()));
+    /// Reads back exit `e`'s activations `(slot, name, values it must hold)` in one go.
+    async fn fetch(&self, e: usize, acts: &[Option<B::Activation>], wanted: &[(usize, &str, usize)]) -> Result<Vec<Vec<f32>>> {
+        let found = wanted
+            .iter()
+            .map(|&(slot, name, _)| {
+                acts.get(slot).and_then(|a| a.as_ref()).ok_or_else(|| Error::new(ErrorCode::Backend, format!("{name} missing")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let tensors = self.backend.download_all(&found).await?;
+        if tensors.len() != wanted.len() {
+            return err(ErrorCode::Backend, format!("{} tensors read back, {} asked for", tensors.len(), wanted.len()));
         }
-        Ok(t.data)
+        tensors
+            .into_iter()
+            .zip(wanted)
+            .map(|(t, &(_, name, len))| {
+                if t.data.len() != len {
+                    let file = &self.manifest().exits[e].file;
+                    return err(ErrorCode::Backend, format!("{file}: {name} has {} values, expected {len}", t.data.len()));
+                }
+                Ok(t.data)
+            })
+            .collect()
     }
 }
 

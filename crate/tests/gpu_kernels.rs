@@ -275,3 +275,32 @@ fn unsupported_op_fails_prepare() {
     assert_eq!(e.code, ErrorCode::UnsupportedOp, "{e}");
     assert!(e.message.contains("Sin") && e.message.contains("sine.onnx"), "{e}");
 }
+
+/// `download_all` brings several tensors (an empty one among them) back with one map, each
+/// equal to its own `download`.
+#[test]
+fn download_all_reads_several_tensors_in_one_map() {
+    let mut g = Graph::default();
+    let x = g.input("x", &[N, Some(4)]);
+    g.node("Relu", &[&x], vec![], Some("y"));
+    g.output("y");
+    let gpu = WebGpu::from_graphs(&[("relu.onnx".into(), typed(g))]).expect("WebGPU backend");
+    let mut rng = Lcg(900);
+    let hosts: Vec<HostTensor> = [vec![5], vec![1], vec![0, 3], vec![2, 3, 7]]
+        .into_iter()
+        .map(|shape: Vec<usize>| {
+            let len = shape.iter().product();
+            HostTensor { shape, data: rng.vec(len, 1.0) }
+        })
+        .collect();
+    let acts: Vec<_> = hosts.iter().map(|h| gpu.upload(h.clone()).unwrap()).collect();
+    let before = gpu.stats();
+    let all = pollster::block_on(gpu.download_all(&acts.iter().collect::<Vec<_>>())).unwrap();
+    let s = gpu.stats().since(&before);
+    assert_eq!((s.readbacks, s.submits), (1, 1), "{s:?}");
+    assert_eq!(all, hosts);
+    for (a, h) in acts.iter().zip(&hosts) {
+        assert_eq!(&pollster::block_on(gpu.download(a)).unwrap(), h);
+    }
+    assert!(pollster::block_on(gpu.download_all(&[])).unwrap().is_empty());
+}

@@ -43,6 +43,16 @@ pub trait Backend: Sized {
         self.upload(HostTensor { shape: shape.to_vec(), data })
     }
     async fn download(&self, activation: &Self::Activation) -> Result<HostTensor>;
+    /// Several activations at once, in order: what one exit's outputs (logits, learned
+    /// confidence) need. A GPU backend brings them back in one read-back; by default one
+    /// [`Backend::download`] each.
+    async fn download_all(&self, activations: &[&Self::Activation]) -> Result<Vec<HostTensor>> {
+        let mut out = Vec::with_capacity(activations.len());
+        for a in activations {
+            out.push(self.download(a).await?);
+        }
+        Ok(out)
+    }
     /// The rows `rows` (indices along the batch axis, in order) of a batched activation: what
     /// is left of a batch after some of its inputs exited. By default through host memory.
     async fn gather(&self, activation: &Self::Activation, rows: &[usize]) -> Result<Self::Activation> {

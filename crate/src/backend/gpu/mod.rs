@@ -179,6 +179,11 @@ impl Backend for WebGpu {
         readback::read(&self.gpu, a).await
     }
 
+    /// One staging buffer, one copy per tensor, one submit, one map.
+    async fn download_all(&self, tensors: &[&GpuTensor]) -> Result<Vec<HostTensor>> {
+        readback::read_all(&self.gpu, tensors).await
+    }
+
     fn run_segment(&self, k: usize, inputs: Vec<GpuTensor>) -> Result<Vec<GpuTensor>> {
         self.run(&self.segments, k, &inputs)
     }

@@ -1,4 +1,5 @@
-//! Reading a tensor back to the host: copy into a mappable buffer, map it, await the map.
+//! Reading tensors back to the host: copy them into one mappable buffer, map it once, await the
+//! map.
 
 use super::device::Gpu;
 use super::stats::Event;
@@ -10,20 +11,35 @@ fn fail(e: impl std::fmt::Display) -> Error {
     Error::new(ErrorCode::Backend, format!("reading back: {e}"))
 }
 
-/// Reads `a` back. Natively the map completes inside `device.poll`, so the future is ready when
-/// first polled; in the browser it resolves from the JS event loop and must be awaited.
-pub async fn read(gpu: &Gpu, a: &GpuTensor) -> Result<HostTensor> {
+/// Reads every tensor of `tensors` back with one staging buffer, one copy each, one submit and
+/// one map. Natively the map completes inside `device.poll`, so the future is ready when first
+/// polled; in the browser it resolves from the JS event loop and must be awaited.
+pub async fn read_all(gpu: &Gpu, tensors: &[&GpuTensor]) -> Result<Vec<HostTensor>> {
     gpu.check("reading back")?;
-    let len: usize = a.shape.iter().product();
-    let size = (len as u64 * 4).max(4);
+    // Each tensor's place in the staging buffer (copies need 4-byte offsets: f32s are).
+    let mut spans = Vec::with_capacity(tensors.len());
+    let mut size = 0u64;
+    for t in tensors {
+        let bytes = t.shape.iter().product::<usize>() as u64 * 4;
+        spans.push((size, bytes));
+        size += bytes;
+    }
+    if tensors.is_empty() {
+        return Ok(vec![]);
+    }
+    // A map of 0 bytes is invalid; 8 keeps the mapped range's alignment.
     let staging = gpu.buffer(&wgpu::BufferDescriptor {
         label: Some("readback"),
-        size,
+        size: size.max(8).next_multiple_of(8),
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
     let mut encoder = gpu.device.create_command_encoder(&Default::default());
-    encoder.copy_buffer_to_buffer(&a.buffer, 0, &staging, 0, size);
+    for (t, &(offset, bytes)) in tensors.iter().zip(&spans) {
+        if bytes > 0 {
+            encoder.copy_buffer_to_buffer(&t.buffer, 0, &staging, offset, bytes);
+        }
+    }
     gpu.submit(encoder.finish());
     let (tx, rx) = oneshot::channel();
     gpu.counters.count(Event::Readback);
@@ -38,11 +54,24 @@ pub async fn read(gpu: &Gpu, a: &GpuTensor) -> Result<HostTensor> {
             return Err(fail("the map was abandoned"));
         }
     }
-    let data = {
+    let out = {
         let view = staging.get_mapped_range(..).map_err(fail)?;
-        view.chunks_exact(4).take(len).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+        tensors
+            .iter()
+            .zip(&spans)
+            .map(|(t, &(offset, bytes))| {
+                let bytes = view.get(offset as usize..(offset + bytes) as usize).ok_or_else(|| fail("a short staging buffer"))?;
+                let data = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+                Ok(HostTensor { shape: t.shape.clone(), data })
+            })
+            .collect::<Result<Vec<_>>>()
     };
     staging.unmap();
     gpu.check("reading back")?;
-    Ok(HostTensor { shape: a.shape.clone(), data })
+    out
+}
+
+/// Reads one tensor back ([`read_all`] of one).
+pub async fn read(gpu: &Gpu, a: &GpuTensor) -> Result<HostTensor> {
+    read_all(gpu, &[a]).await?.pop().ok_or_else(|| fail("nothing read back"))
 }
