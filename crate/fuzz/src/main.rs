@@ -223,15 +223,9 @@ fn record(results: &Path, s: &Value, run_id: &str, done: bool) {
     let _ = std::fs::write(results, serde_json::to_string_pretty(&v).unwrap_or_default() + "\n");
 }
 
+/// The commit this binary was built from (`build.rs`), `-dirty` with local changes.
 fn commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    env!("EXITWISE_FUZZ_COMMIT").to_string()
 }
 
 /// Now, UTC, as `YYYY-MM-DDTHH:MM:SSZ`.
