@@ -51,6 +51,12 @@ test("bench --smoke: exitwise and onnxruntime-web agree; every number is finite 
       if (v === null) assert.ok(k.includes("classifyBatch") && !b.hasClassifyBatch, `${name}: ratio ${k} missing`);
       else assert.ok(Number.isFinite(v) && v > 0, `${name}: ratio ${k} = ${v}`);
     }
+    // Calibration from the shipped trace (the whole 10,000-image MNIST validation split).
+    assert.equal(b.calibration?.images, 10000, `${name}: calibration trace images`);
+    for (const x of [b.calibration.medianEvaluationMs, ...b.calibration.evaluationMs, ...Object.values(b.calibration.medianCalibrateMs)]) {
+      assert.ok(Number.isFinite(x) && x >= 0, `${name}: calibration time ${x}`);
+    }
+    assert.deepEqual(Object.keys(b.calibration.medianCalibrateMs).sort(), ["0.1", "0.5", "1"]);
   }
   assert.match(stdout, /exitwise defaults ÷ ort glued/);
 });

@@ -510,17 +510,22 @@ test("the test-set panel matches Evaluation.summary and the CLI's eval; calibrat
   await waitThresholds(page, "#testset", frontier[k]);
   assert.deepEqual(await sliderValues(page), frontier[k]);
 
-  // Calibrate to ≤ 0.5 points on the calibration pack.
-  const hasCalib = await lib(page, m.path, "return model.info().hasCalibrationPack;");
-  if (hasCalib) {
+  // Calibrate to ≤ 0.5 points: on the bundle's calibration trace (every shipped bundle has one),
+  // as the library calibrates from model.calibrationEvaluation().
+  const calib = await lib(page, m.path, "const i = model.info(); return { trace: i.hasCalibrationTrace, pack: i.hasCalibrationPack };");
+  assert.ok(calib.trace, `${m.path}: the shipped bundle has a calibration trace`);
+  if (calib.trace) {
     await page.fill("#max-drop", "0.5");
     await page.click("#calibrate-button");
     await page.waitForSelector("#calibrate[data-thresholds]", { timeout: LONG });
     const lt = await lib(page, m.path, `
-      const set = model.calibrationPack();
-      const c = (await model.evaluate(set.images, set.labels)).calibrate(0.5, { delta: 0.1 });
-      return { t: c.thresholds.map((x) => Math.round(x * 100) / 100), certified: c.certified };
+      const ev = model.calibrationEvaluation();
+      const c = ev.calibrate(0.5, { delta: 0.1 });
+      return { t: c.thresholds.map((x) => Math.round(x * 100) / 100), certified: c.certified, count: ev.count };
     `);
+    assert.ok(lt.count >= 5000, `${lt.count} traced validation images`);
+    assert.equal(await page.getAttribute("#calib-status", "data-source"), "trace");
+    assert.equal(await page.getAttribute("#calib-status", "data-count"), String(lt.count));
     const expected = lt.t;
     assert.deepEqual(await sliderValues(page), expected, "sliders = Evaluation.calibrate(0.5).thresholds (Learn-then-Test, δ = 0.1)");
     // The page states the runtime's guarantee, or that there is none.
@@ -529,7 +534,7 @@ test("the test-set panel matches Evaluation.summary and the CLI's eval; calibrat
     assert.match(claim, lt.certified ? /^Guaranteed with 90 % confidence: accuracy drop ≤ 0\.5 pt on data like the calibration set/ : /^Nothing certified: /, claim);
     await waitThresholds(page, "#testset", expected);
     await waitThresholds(page, "#result", expected);
-    assert.match(await page.textContent("#calib-status"), /calibration images/);
+    assert.match(await page.textContent("#calib-status"), /calibration trace \([\d,]+ held-out validation images/);
     await shot(page, "desktop-5-calibrated", true);
   }
   noErrors(page);

@@ -233,8 +233,8 @@ function setupModel({ info, backend, backendReason, gallery }) {
   pad.clear(false);
   $("pad-hint").hidden = false;
   $("upload-name").textContent = "";
-  $("calibrate-button").disabled = !info.hasCalibrationPack;
-  $("calib-status").textContent = info.hasCalibrationPack ? "" : "This bundle has no calibration pack.";
+  $("calibrate-button").disabled = !canCalibrate(info);
+  $("calib-status").textContent = canCalibrate(info) ? "" : "This bundle has no calibration data.";
   if (gallery) {
     $("gallery-hint").textContent = "Test images, with their true labels:";
     state.gallery = renderGallery($("gallery"), gallery, info, (i) => pickTest(i));
@@ -667,6 +667,10 @@ function renderSummary(s) {
 // ---------------------------------------------------------------------------------------------
 // Calibration
 
+function canCalibrate(info) {
+  return info.hasCalibrationTrace || info.hasCalibrationPack;
+}
+
 async function calibrate() {
   const maxDrop = Number($("max-drop").value);
   const status = $("calib-status");
@@ -700,17 +704,23 @@ async function calibrate() {
       : `Nothing certified: ${fmt.int(c.n)} images cannot guarantee ≤ ${maxDrop} pt with ${confidence} confidence ` +
         `(that needs ≥ ${fmt.int(c.minImages)} images even with no loss, or a larger budget); thresholds stay at 1.`;
     status.dataset.certified = String(c.certified);
+    status.dataset.source = res.source;
+    status.dataset.count = String(res.count);
+    status.dataset.calibrateMs = String(res.calibrateMs);
+    const from = res.source === "trace"
+      ? `the bundle's calibration trace (${fmt.int(res.count)} held-out validation images, traced by the runtime when the bundle was made)`
+      : `the ${fmt.int(res.count)} held-out calibration images`;
     status.textContent =
-      `${claim} On the ${fmt.int(res.count)} held-out calibration images: ${fmt.pct(s.accuracy)} accurate ` +
+      `${claim} On ${from}: ${fmt.pct(s.accuracy)} accurate ` +
       `(plain ${fmt.pct(s.finalAccuracy)}), ${fmt.pct(s.macsSavedFraction)} FLOPs saved. Thresholds ${t.map(fmt.conf).join(", ")}. ` +
-      `(${fmt.ms(res.elapsedMs)} in the worker, which answered nothing else meanwhile.)`;
+      `(Search ${fmt.ms(res.calibrateMs)}; ${fmt.ms(res.elapsedMs)} in all in the worker, which answered nothing else meanwhile.)`;
     $("calibrate").dataset.thresholds = t.join(",");
   } catch (e) {
     if (ignorable(e)) return;
     status.textContent = `Calibration failed: ${describe(e)}`;
   } finally {
     progress.hidden = true;
-    if (generation === state.generation) button.disabled = !(state.info && state.info.hasCalibrationPack);
+    if (generation === state.generation) button.disabled = !(state.info && canCalibrate(state.info));
   }
 }
 

@@ -7,6 +7,7 @@ use crate::admission::{admit, Estimate};
 use crate::error::{err, tract_chain, Error, ErrorCode, Result};
 use crate::macs::count_macs;
 use crate::manifest::{Manifest, Step, INPUT};
+use crate::calibtrace::CalibrationTrace;
 use crate::pack::{Pack, Reference};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -42,7 +43,7 @@ pub struct Bundle {
     pub manifest: Manifest,
     pub segments: Vec<Part>,
     pub exits: Vec<Part>,
-    /// Non-ONNX files the manifest names (test pack, calibration pack, reference), verified.
+    /// Non-ONNX files the manifest names (packs, reference, calibration trace), verified.
     pub data: BTreeMap<String, Vec<u8>>,
     /// The memory budget it was admitted under ([`LoadLimits::memory_budget_bytes`]): backends
     /// keep batches within it too.
@@ -95,6 +96,11 @@ impl Bundle {
             check_reference(&manifest, &r.file, bytes, test_count)?;
             data.insert(r.file.clone(), bytes.to_vec());
         }
+        if let Some(r) = manifest.calibration_trace.as_ref().filter(|_| limits.calibration_trace) {
+            let bytes = fetch(files, &r.file, &r.sha256)?;
+            CalibrationTrace::parse(&r.file, bytes)?.check(&r.file, &manifest)?;
+            data.insert(r.file.clone(), bytes.to_vec());
+        }
         // Shapes (without batch) of every activation produced so far, in execution order.
         let input = &manifest.input;
         let mut shapes: HashMap<String, Vec<usize>> =
@@ -143,7 +149,7 @@ impl Bundle {
         let manifest_bytes = read("manifest.json")?;
         let manifest = Manifest::parse(&manifest_bytes)?;
         let named = manifest.segments.iter().map(|s| &s.file).chain(manifest.exits.iter().map(|e| &e.file));
-        let data = [&manifest.test_pack, &manifest.calibration_pack, &manifest.reference];
+        let data = [&manifest.test_pack, &manifest.calibration_pack, &manifest.reference, &manifest.calibration_trace];
         for f in named.chain(data.into_iter().flatten().map(|r| &r.file)) {
             // A missing file is reported by from_files with the manifest's context.
             if let Ok(bytes) = read(f) {

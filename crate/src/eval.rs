@@ -3,6 +3,7 @@
 //! [`Evaluation::calibrate`] (Learn then Test, with a guarantee; see [`crate::calibrate`]) and
 //! [`Evaluation::calibrate_greedy`] (the old grid search, without one).
 
+use crate::calibtrace::CalibrationTrace;
 use crate::calibrate::{self as ltt, CalibrateOptions, CalibrationPath, Certified};
 use crate::engine::{check_thresholds, saved, Costs, Trace};
 use crate::error::{err, ErrorCode, Result};
@@ -82,6 +83,15 @@ impl Evaluation {
             }
         }
         Ok(Evaluation { n: traces.len(), exits, confidence, correct, costs: costs.clone() })
+    }
+
+    /// The evaluation a calibration trace records (no model run): what `calibrate` reads when a
+    /// bundle ships one. The trace must have been made by this manifest's parts.
+    pub fn from_calibration_trace(manifest: &Manifest, costs: &Costs, trace: &CalibrationTrace) -> Result<Evaluation> {
+        trace.check("calibration trace", manifest)?;
+        let labels = trace.labels.iter().flat_map(|&l| std::iter::repeat_n(l, trace.exits));
+        let correct = trace.class.iter().zip(labels).map(|(c, l)| c == &l).collect();
+        Ok(Evaluation { n: trace.count, exits: trace.exits, confidence: trace.confidence.clone(), correct, costs: costs.clone() })
     }
 
     pub fn count(&self) -> usize {

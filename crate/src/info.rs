@@ -48,6 +48,8 @@ pub struct ModelInfo {
     pub backend: String,
     pub has_test_pack: bool,
     pub has_calibration_pack: bool,
+    /// A calibration trace was loaded (bound to these parts): `calibrate` reads it.
+    pub has_calibration_trace: bool,
 }
 
 impl ModelInfo {
@@ -85,6 +87,7 @@ impl ModelInfo {
             backend: model.backend.name().to_string(),
             has_test_pack: m.test_pack.is_some(),
             has_calibration_pack: m.calibration_pack.is_some(),
+            has_calibration_trace: m.calibration_trace.as_ref().is_some_and(|r| model.bundle.data.contains_key(&r.file)),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod admission;
 pub mod backend;
 pub mod bundle;
 pub mod calibrate;
+pub mod calibtrace;
 pub mod engine;
 pub mod error;
 pub mod eval;

@@ -25,6 +25,10 @@ pub struct Manifest {
     pub calibration_pack: Option<FileRef>,
     #[serde(default)]
     pub reference: Option<FileRef>,
+    /// Per image of a held-out split, every exit's confidence and class (`EWCT`,
+    /// [`crate::calibtrace`]): what calibration reads when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration_trace: Option<FileRef>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -242,7 +246,7 @@ impl Manifest {
         if self.exits[self.exits.len() - 1].after != last {
             return bad("the last exit (the final classifier) must come after the last segment".into());
         }
-        for r in [&self.test_pack, &self.calibration_pack, &self.reference].into_iter().flatten() {
+        for r in [&self.test_pack, &self.calibration_pack, &self.reference, &self.calibration_trace].into_iter().flatten() {
             check_file_name(&r.file)?;
         }
         // Dataflow: every part consumes only activations produced before it; names are unique.

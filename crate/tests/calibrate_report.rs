@@ -3,13 +3,14 @@
 //! calibration-pack section of models/REPORT.md).
 //!
 //! Both sides work on the bundle's own `calibpack.bin` (the first 1,000 validation images): the
-//! Python side with onnxruntime, its own MAC count from the ONNX graphs and the numpy calibration
-//! of models/train/calibrate.py; this side with the `exitwise` binary (tract, the runtime's MAC
+//! Python side with onnxruntime for the confidences, and the CLI's own thresholds checked against
+//! its exit simulation (models/train/oppoints.py); this side with the `exitwise` binary (tract, the runtime's MAC
 //! count, eval.rs). Thresholds must be equal (both on the 0.01 grid), and so must the accuracy,
 //! the MACs saved and the exit histogram. No Python at test time: the JSON files are committed.
 //! Plain `calibrate` (Learn then Test) runs on the same packs too, and its certificate is checked
 //! for consistency (a certified point's p-value ≤ δ and calibration drop ≤ its losses' share; 0.1
-//! points cannot be certified on 1,000 images).
+//! points cannot be certified on 1,000 images). The pack is named (`--calib-pack`): by default
+//! `calibrate` reads the bundle's calibration trace, the whole validation split.
 //! Native only: there is no process to run on wasm32.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -59,6 +60,7 @@ fn bundle(name: &str) -> PathBuf {
 fn check(name: &str) {
     let dir = bundle(name);
     let dir_s = dir.to_str().expect("a UTF-8 path");
+    let calib_pack = dir.join("calibpack.bin").display().to_string();
     let want = read_json(&dir.join("operating-points.json"));
     assert_eq!(want["model"], name);
 
@@ -80,7 +82,7 @@ fn check(name: &str) {
         assert_eq!(p["max_drop"].as_f64(), Some(*drop), "{name}: points in the order {DROPS:?}");
         // The Python side is the greedy search (BUNDLE.md, "Greedy search"); plain `calibrate`
         // is Learn then Test since, checked below.
-        let got = cli(&["calibrate", dir_s, "--max-drop", &drop.to_string(), "--greedy"]);
+        let got = cli(&["calibrate", dir_s, "--max-drop", &drop.to_string(), "--greedy", "--calib-pack", &calib_pack]);
         let c = &got["calibration"];
         let what = format!("{name} --max-drop {drop}");
         eprintln!(
@@ -89,7 +91,7 @@ fn check(name: &str) {
             p["thresholds"], p["accuracy"], p["macs_saved_fraction"], p["histogram"]
         );
         // Calibrated on the bundle's own calibration pack, the one the JSON describes.
-        assert_eq!(c["pack"], "calibpack.bin", "{what}");
+        assert_eq!(c["pack"], calib_pack, "{what}");
         assert_eq!(c["count"].as_u64(), want["count"].as_u64(), "{what}: images");
         // Grid values: f32 k/100 printed shortest (serde_json) and f64 k/100 (Python) parse to
         // the same f64, so they compare exactly.
@@ -111,7 +113,7 @@ fn check(name: &str) {
         assert_eq!(got["guaranteed"], false, "{what}");
 
         // Learn then Test on the same pack: its own figures hang together.
-        let ltt = cli(&["calibrate", dir_s, "--max-drop", &drop.to_string()]);
+        let ltt = cli(&["calibrate", dir_s, "--max-drop", &drop.to_string(), "--calib-pack", &calib_pack]);
         let cert = &ltt["certificate"];
         let c = &ltt["calibration"];
         let t = f64s(&ltt["thresholds"]);

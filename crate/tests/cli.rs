@@ -265,6 +265,64 @@ fn calibrate_meets_the_accuracy_target() {
     assert_eq!(v["test"]["count"], CALIB_IMAGES);
 }
 
+/// `exitwise trace` writes the library's calibration trace of a pack (batch 1 by default, as
+/// `classify` runs); a bundle naming it loads with it, and `calibrate` then reads it, giving what
+/// calibrating on the pack's pixels gives.
+#[test]
+fn trace_writes_the_calibration_trace_calibrate_reads() {
+    use exitwise::calibtrace::CalibrationTrace;
+    let m = model();
+    let calib = pack(23, CALIB_IMAGES);
+    let out = root().join("calibtrace-chain.bin");
+    let v = json(&["trace", p(bundle()), "--out", p(&out), "--json"]);
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(v["count"], CALIB_IMAGES);
+    assert_eq!(v["bytes"], bytes.len());
+    assert_eq!(v["sha256"], exitwise::bundle::sha256_hex(&bytes));
+    let len = m.manifest().input.len();
+    let singles: Vec<_> = (0..calib.count)
+        .map(|i| m.trace(&exitwise::input::from_u8(&m.manifest().input, &calib.pixels[i * len..(i + 1) * len])).unwrap())
+        .collect();
+    let want = CalibrationTrace::from_traces(m.manifest(), &singles, &calib.labels).unwrap();
+    assert_eq!(CalibrationTrace::parse("t", &bytes).unwrap(), want);
+    // Batched: a valid trace of the same images and classes.
+    let batched = root().join("calibtrace-chain-b16.bin");
+    json(&["trace", p(bundle()), "--out", p(&batched), "--batch", "16", "--json"]);
+    let b = CalibrationTrace::parse("t", &std::fs::read(&batched).unwrap()).unwrap();
+    assert_eq!((b.count, &b.class, &b.labels), (want.count, &want.class, &want.labels));
+
+    // The bundle with the trace in its manifest: calibrate reads it by default.
+    let dir = root().join("chain-traced");
+    let mut files: Files = std::fs::read_dir(bundle()).unwrap().map(|e| {
+        let e = e.unwrap();
+        (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+    }).collect();
+    let mut man = manifest_of(&files);
+    files.insert("calibtrace.bin".into(), bytes.clone());
+    man["calibration_trace"] = serde_json::json!({"file": "calibtrace.bin"});
+    write_bundle(&dir, &with_manifest(files, man));
+    assert_eq!(json(&["info", p(&dir), "--json"])["has_calibration_trace"], true);
+    for drop in ["2", "10"] {
+        let from_trace = json(&["calibrate", p(&dir), "--max-drop", drop, "--json"]);
+        assert_eq!(from_trace["calibration"]["pack"], "calibtrace.bin", "{from_trace}");
+        let ev = Evaluation::new(m.manifest(), &m.costs, &singles, &calib.labels).unwrap();
+        let c = ev.calibrate(drop.parse().unwrap(), &exitwise::CalibrateOptions::default()).unwrap();
+        assert_eq!(f32s(&from_trace["thresholds"]), c.thresholds);
+        let explicit = json(&["calibrate", p(bundle()), "--max-drop", drop, "--calib-trace", p(&out), "--json"]);
+        assert_eq!(explicit["thresholds"], from_trace["thresholds"]);
+        // --calib-pack still calibrates on pixels.
+        let px_file = root().join("calib-trace-pack.bin");
+        std::fs::write(&px_file, pack(31, 25).to_bytes()).unwrap();
+        let px = json(&["calibrate", p(&dir), "--max-drop", drop, "--calib-pack", p(&px_file), "--json"]);
+        assert_eq!(px["calibration"]["count"], 25);
+    }
+    // A trace of another bundle is refused, by calibrate and at load.
+    fails(&["calibrate", p(bare_bundle()), "--max-drop", "5", "--calib-trace", p(&out)], "BAD_PACK");
+    fails(&["trace", p(bare_bundle()), "--out", p(&root().join("x.bin"))], "MISSING_FILE");
+    let zero = exitwise(&["trace", p(bundle()), "--out", p(&out), "--batch", "0"]);
+    assert!(!zero.status.success() && !text(&zero.stderr).contains("panicked"), "{}", text(&zero.stderr));
+}
+
 /// The default: Learn then Test, equal to the library's `calibrate`, with its certificate.
 #[test]
 fn calibrate_certifies_by_learn_then_test() {

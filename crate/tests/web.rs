@@ -126,6 +126,57 @@ async fn evaluate_gives_summary_frontier_and_calibration() {
     assert!(acc >= fin - 0.01 - 1e-9);
 }
 
+/// A shipped calibration trace is an `Evaluation` of its images without running one: its summary
+/// and calibration equal `evaluate` of the same images.
+#[wasm_bindgen_test]
+async fn calibration_evaluation_reads_the_trace() {
+    use exitwise::calibtrace::CalibrationTrace;
+    let files = chain(false, true);
+    let n = 300;
+    let images: Vec<f32> = (0..n).flat_map(|i| input(500 + i)).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i * 7 % 3) as u8).collect();
+    let native = exitwise::CpuModel::new(exitwise::Bundle::from_files(&files).unwrap()).unwrap();
+    let len = images.len() / n as usize;
+    let traces: Vec<_> = images.chunks(len).map(|x| native.trace(x).unwrap()).collect();
+    let trace = CalibrationTrace::from_traces(native.manifest(), &traces, &labels).unwrap();
+    let mut with = files.clone();
+    let mut m = manifest_of(&with);
+    with.insert("calibtrace.bin".into(), trace.to_bytes());
+    m["calibration_trace"] = serde_json::json!({"file": "calibtrace.bin"});
+    let with = with_manifest(with, m);
+
+    let plain = load(&files).await;
+    assert!(plain.calibration_evaluation().unwrap().is_undefined());
+    assert_eq!(get(&plain.info().unwrap(), "hasCalibrationTrace").as_bool(), Some(false));
+    let model = load(&with).await;
+    assert_eq!(get(&model.info().unwrap(), "hasCalibrationTrace").as_bool(), Some(true));
+    let from_trace = model.calibration_evaluation().unwrap();
+    assert_eq!(get(&from_trace, "count").as_f64(), Some(n as f64));
+    let from_images = done(model.evaluate(Float32Array::from(&images[..]).into(), Uint8Array::from(&labels[..]).into(), JsValue::UNDEFINED))
+        .await
+        .unwrap();
+    let json = |v: JsValue| js_sys::JSON::stringify(&v).unwrap().as_string().unwrap();
+    for t in [[0.0, 0.0], [0.5, 0.5], [0.9, 0.3], [1.0, 1.0]] {
+        let a = f_apply(&from_trace, "summary", &[thresholds(&t)]).unwrap();
+        let b = f_apply(&from_images, "summary", &[thresholds(&t)]).unwrap();
+        assert_eq!(json(a), json(b), "{t:?}");
+    }
+    for d in [1.0, 10.0, 40.0] {
+        let a = f_apply(&from_trace, "calibrate", &[d.into()]).unwrap();
+        let b = f_apply(&from_images, "calibrate", &[d.into()]).unwrap();
+        assert_eq!(json(a), json(b), "max drop {d}");
+    }
+    // A trace made by other parts is refused at load with a code.
+    let mut stale = with.clone();
+    let mut m = manifest_of(&stale);
+    m["exits"][0]["rule"] = "entropy".into();
+    stale = with_manifest(stale, m);
+    let o = Object::new();
+    Reflect::set(&o, &"backend".into(), &"cpu".into()).unwrap();
+    let e = Model::load_from(source(&stale), o.into()).await.err().expect("refused");
+    assert_eq!(code(e), "BAD_PACK");
+}
+
 #[wasm_bindgen_test]
 async fn errors_have_codes_and_the_model_keeps_working() {
     let mut files = chain(false, true);

@@ -288,5 +288,29 @@ function check() {
   return out;
 }
 
-window.bench = { setup, load, names, run, check, unload };
+/** Calibrating from the bundle's calibration trace, as the page does: `calibrationEvaluation()`
+ *  (parse, no image run) and Learn-then-Test `calibrate(maxDrop, { delta: 0.1 })`, `times` times
+ *  each; ms per call. null when the bundle ships no trace. */
+function calibration({ times = 7 } = {}) {
+  if (typeof B.model.calibrationEvaluation !== "function") return null;
+  const load = [];
+  const search = {};
+  let count = 0;
+  for (let k = 0; k < times; k++) {
+    const t0 = performance.now();
+    const ev = B.model.calibrationEvaluation();
+    load.push(performance.now() - t0);
+    if (!ev) return null;
+    count = ev.count;
+    for (const d of [0.1, 0.5, 1.0]) {
+      const t1 = performance.now();
+      ev.calibrate(d, { delta: 0.1 });
+      (search[d] ??= []).push(performance.now() - t1);
+    }
+    ev.free?.();
+  }
+  return { images: count, evaluationMs: load, calibrateMs: search };
+}
+
+window.bench = { setup, load, names, run, check, calibration, unload };
 document.body.dataset.ready = "true";

@@ -230,6 +230,12 @@ async function main() {
       }
       rec.ratios = ratios(rec);
       rec.agreement = agreement(rec);
+      const cal = await call(`${b.name}: calibration from the trace`, () => window.bench.calibration());
+      if (cal) {
+        const mid = (xs) => median(xs);
+        rec.calibration = { ...cal, medianEvaluationMs: mid(cal.evaluationMs),
+          medianCalibrateMs: Object.fromEntries(Object.entries(cal.calibrateMs).map(([d, xs]) => [d, mid(xs)])) };
+      }
       await call(`${b.name}: unloading`, () => window.bench.unload());
     }
     await context.close();
@@ -401,6 +407,10 @@ function report(rec) {
   }));
   if (names.some((n) => !rec.bundles[n].hasClassifyBatch)) lines.push("  † n/a (not in this build): the package has no Model.classifyBatch");
   if (names.some((n) => rec.bundles[n].dynamicBatch === false)) lines.push("  ‡ n/a: an ONNX file has a fixed batch dimension");
+  row("calib. trace: images: load + LTT 0.5pt ms", names.map((n) => {
+    const c = rec.bundles[n].calibration;
+    return c ? `${c.images}: ${c.medianEvaluationMs.toFixed(1)} + ${c.medianCalibrateMs["0.5"].toFixed(1)}` : "—";
+  }));
   if (rec.coldStart) {
     const c = rec.coldStart;
     lines.push("");

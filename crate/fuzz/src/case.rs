@@ -106,7 +106,7 @@ pub fn named_files(v: &serde_json::Value) -> Vec<String> {
             out.extend(p["file"].as_str().map(String::from));
         }
     }
-    for k in ["test_pack", "calibration_pack", "reference"] {
+    for k in ["test_pack", "calibration_pack", "reference", "calibration_trace"] {
         out.extend(v[k]["file"].as_str().map(String::from));
     }
     out

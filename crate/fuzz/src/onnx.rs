@@ -612,7 +612,7 @@ pub fn generate(rng: &mut Rng, bases: &crate::case::Bases) -> Case {
     }
     // Packs and reference outputs are not this target's: leave them out (faster loads).
     let mut drop = std::collections::BTreeSet::new();
-    for k in ["test_pack", "calibration_pack", "reference"] {
+    for k in ["test_pack", "calibration_pack", "reference", "calibration_trace"] {
         if let Some(f) = man.as_object_mut().and_then(|o| o.remove(k)) {
             drop.extend(f["file"].as_str().map(String::from));
         }

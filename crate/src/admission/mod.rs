@@ -42,11 +42,14 @@ pub struct LoadLimits {
     /// Load (verify and parse) the bundle's reference outputs. They serve only to check an
     /// export against the training framework natively; the browser skips them (never fetched).
     pub reference: bool,
+    /// Load (verify, parse and bind to the parts) the bundle's calibration trace. `exitwise
+    /// trace` skips it: re-tracing a re-exported bundle must not fail on the stale one.
+    pub calibration_trace: bool,
 }
 
 impl Default for LoadLimits {
     fn default() -> Self {
-        LoadLimits { memory_budget_bytes: DEFAULT_MEMORY_BUDGET, reference: true }
+        LoadLimits { memory_budget_bytes: DEFAULT_MEMORY_BUDGET, reference: true, calibration_trace: true }
     }
 }
 

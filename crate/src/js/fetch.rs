@@ -45,7 +45,7 @@ pub async fn fetch_bundle(base: &str, progress: Option<&Function>) -> Result<BTr
     let mut names: Vec<String> = manifest.segments.iter().map(|s| s.file.clone()).collect();
     names.extend(manifest.exits.iter().map(|e| e.file.clone()));
     // Not the reference outputs: they only check an export natively (LoadLimits::reference).
-    names.extend([&manifest.test_pack, &manifest.calibration_pack].into_iter().flatten().map(|r| r.file.clone()));
+    names.extend([&manifest.test_pack, &manifest.calibration_pack, &manifest.calibration_trace].into_iter().flatten().map(|r| r.file.clone()));
     // Every file in flight at once (cold start: one round trip, not one per file); bodies are
     // then taken in manifest order, so progress still counts up file by file.
     let pending: Vec<(String, String, Promise)> = names

@@ -5,6 +5,7 @@ use crate::bundle::{Bundle, LoadLimits};
 use crate::engine::{BatchClassification, Classification, Trace};
 use crate::error::{Error, ErrorCode, Result};
 use crate::calibrate::CalibrateOptions;
+use crate::calibtrace::CalibrationTrace;
 use crate::eval::Evaluation as Eval;
 use crate::input::{check_values, from_rgba, from_u8, ImageOptions};
 use crate::manifest::Manifest;
@@ -124,6 +125,8 @@ export interface ModelInfo {
   segments: SegmentInfo[]; exits: ExitInfo[];
   macsFull: number; defaultThresholds: number[]; backend: BackendName;
   hasTestPack: boolean; hasCalibrationPack: boolean;
+  /** The bundle ships a calibration trace: `calibrationEvaluation()` gives it without running images. */
+  hasCalibrationTrace: boolean;
 }
 /** Labelled inputs, `count` × C·H·W values in the input range. */
 export interface LabelledSet { images: Float32Array; labels: Uint8Array; count: number }
@@ -472,6 +475,21 @@ impl Model {
     #[wasm_bindgen(js_name = calibrationPack, unchecked_return_type = "LabelledSet | undefined")]
     pub fn calibration_pack(&self) -> JsResult<JsValue> {
         self.pack(self.inner.engine().manifest().calibration_pack.as_ref().map(|r| r.file.clone()))
+    }
+
+    /// The bundle's calibration trace (every exit's confidence and class over a held-out split,
+    /// computed by the runtime when the bundle was made, bound to these parts) as an
+    /// `Evaluation`, without running a single image: calibrate from it in milliseconds.
+    /// `undefined` when the bundle has none.
+    #[wasm_bindgen(js_name = calibrationEvaluation, unchecked_return_type = "Evaluation | undefined")]
+    pub fn calibration_evaluation(&self) -> JsResult<JsValue> {
+        let engine = self.inner.engine();
+        let m = engine.manifest();
+        let Some(r) = &m.calibration_trace else { return Ok(JsValue::UNDEFINED) };
+        let bytes = engine.bundle().data.get(&r.file).ok_or_else(|| bad(ErrorCode::MissingFile, format!("{} missing", r.file)))?;
+        let trace = CalibrationTrace::parse(&r.file, bytes).map_err(js_error)?;
+        let inner = Eval::from_calibration_trace(m, engine.costs(), &trace).map_err(js_error)?;
+        Ok(Evaluation { inner, manifest: m.clone() }.into())
     }
 
     /// Traces a labelled set once (batched), for `Evaluation.summary` at any thresholds.

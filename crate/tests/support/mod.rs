@@ -128,7 +128,7 @@ pub fn with_manifest(mut files: Files, mut manifest: serde_json::Value) -> Files
             }
         }
     }
-    for key in ["test_pack", "calibration_pack", "reference"] {
+    for key in ["test_pack", "calibration_pack", "reference", "calibration_trace"] {
         if let Some(name) = manifest[key]["file"].as_str().map(String::from) {
             manifest[key]["sha256"] = sha(&files, &name).into();
         }

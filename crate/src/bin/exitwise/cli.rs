@@ -1,7 +1,7 @@
 //! Arguments and commands.
 
 use crate::data::{self, Split};
-use crate::report::{to_json, Batched, Calibrated, Classified, Info, Scored, Swept};
+use crate::report::{to_json, Batched, Calibrated, Classified, Info, Scored, Swept, Traced};
 use clap::{Parser, Subcommand};
 use exitwise::{CalibrateOptions, CalibrationPath, CpuModel, Result};
 use std::io::Write;
@@ -78,7 +78,25 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         pack: Option<PathBuf>,
     },
-    /// Pick thresholds on the calibration pack, report them on the test pack. By default Learn
+    /// Trace a labelled pack into a calibration trace (EWCT: every exit's confidence and class
+    /// per image, plus the label), bound to this bundle's parts. Name it in the manifest as
+    /// `calibration_trace` and `calibrate` (here and in the browser) reads it instead of pixels.
+    Trace {
+        /// Bundle folder (holding manifest.json); its current calibration trace is not loaded.
+        bundle: PathBuf,
+        /// The EWTP pack to trace (default: the bundle's calibration pack).
+        #[arg(long, value_name = "FILE")]
+        pack: Option<PathBuf>,
+        /// Where to write the trace.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Images per batch. The default, 1, is how `classify` runs an image, so the trace holds
+        /// the very confidences thresholds will be compared with (a batch may round the last
+        /// bit of a confidence differently).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
+        batch: u32,
+    },
+    /// Pick thresholds on the calibration trace (or pack), report them on the test pack. By default Learn
     /// then Test: with probability ≥ 1 − δ the accuracy drop from the final classifier is ≤ the
     /// max drop on data like the calibration pack (nothing certified: thresholds stay at 1.0).
     /// `--greedy`: the old grid search, no guarantee.
@@ -100,9 +118,12 @@ enum Command {
         /// itself, NO guarantee on other data.
         #[arg(long)]
         greedy: bool,
-        /// An EWTP pack to calibrate on instead of the bundle's calibration pack.
-        #[arg(long, value_name = "FILE")]
+        /// An EWTP pack to calibrate on instead of the bundle's calibration trace or pack.
+        #[arg(long, value_name = "FILE", conflicts_with = "calib_trace")]
         calib_pack: Option<PathBuf>,
+        /// An EWCT calibration trace (`exitwise trace`) to calibrate on instead of the bundle's.
+        #[arg(long, value_name = "FILE")]
+        calib_trace: Option<PathBuf>,
         /// An EWTP pack to report on instead of the bundle's test pack.
         #[arg(long, value_name = "FILE")]
         pack: Option<PathBuf>,
@@ -167,7 +188,20 @@ fn run(cli: &Cli) -> Result<String> {
             let out = Swept::new(&model, &p.source, &ev, ev.frontier());
             if json { to_json(&out) } else { Ok(out.text()) }
         }
-        Command::Calibrate { bundle, max_drop, delta, split, greedy, calib_pack, pack } => {
+        Command::Trace { bundle, pack, out, batch } => {
+            let model = data::load_model_untraced(bundle)?;
+            let p = data::pack_for(&model, pack.as_deref(), Split::Calibration)?;
+            let start = Instant::now();
+            let trace = data::calibration_trace(&model, &p.pack, *batch as usize)?;
+            let seconds = start.elapsed().as_secs_f64();
+            let bytes = trace.to_bytes();
+            std::fs::write(out, &bytes).map_err(|e| {
+                exitwise::Error::new(exitwise::ErrorCode::MissingFile, format!("{}: {e}", out.display()))
+            })?;
+            let done = Traced::new(&model, &p.source, out, &bytes, trace.count, seconds);
+            if json { to_json(&done) } else { Ok(done.text()) }
+        }
+        Command::Calibrate { bundle, max_drop, delta, split, greedy, calib_pack, calib_trace, pack } => {
             let model = data::load_model(bundle)?;
             let method = if *greedy {
                 Method::Greedy
@@ -175,7 +209,7 @@ fn run(cli: &Cli) -> Result<String> {
                 let path = split.map_or(CalibrationPath::Shared, |fraction| CalibrationPath::Split { fraction });
                 Method::Ltt(CalibrateOptions { delta: *delta, path })
             };
-            let out = calibrate(&model, *max_drop, &method, calib_pack.as_deref(), pack.as_deref())?;
+            let out = calibrate(&model, *max_drop, &method, calib_pack.as_deref(), calib_trace.as_deref(), pack.as_deref())?;
             if json { to_json(&out) } else { Ok(out.text(&model)) }
         }
     }
@@ -194,6 +228,7 @@ fn calibrate(
     max_drop: f64,
     method: &Method,
     calib_pack: Option<&std::path::Path>,
+    calib_trace: Option<&std::path::Path>,
     test_pack: Option<&std::path::Path>,
 ) -> Result<Calibrated> {
     let m = model.manifest();
@@ -208,13 +243,12 @@ fn calibrate(
         }
         Method::Greedy => {}
     }
-    // Find both packs before the (slow) tracing so that a missing one fails fast.
-    let calib = data::pack_for(model, calib_pack, Split::Calibration)?;
+    // Find the test pack before the (slow) tracing so that a missing one fails fast.
     let test = match test_pack {
         Some(path) => Some(data::file_pack(model, path)?),
         None => data::bundle_pack(model, Split::Test)?,
     };
-    let ev = data::evaluate(model, &calib.pack)?;
+    let (source, ev) = data::calibration_set(model, calib_pack, calib_trace)?;
     let (t, certificate) = match method {
         Method::Ltt(options) => {
             let c = ev.calibrate(max_drop, options)?;
@@ -222,7 +256,7 @@ fn calibrate(
         }
         Method::Greedy => (ev.calibrate_greedy(max_drop)?, None),
     };
-    let calibration = Scored::new(model, &calib.source, &ev, ev.summary(&t, m)?);
+    let calibration = Scored::new(model, &source, &ev, ev.summary(&t, m)?);
     let test = match test {
         Some(p) => {
             let ev = data::evaluate(model, &p.pack)?;

@@ -4,6 +4,8 @@
 use exitwise::engine::check_thresholds;
 use exitwise::input::{from_rgba, from_u8, ImageOptions};
 use exitwise::manifest::{FileRef, Manifest};
+use exitwise::bundle::LoadLimits;
+use exitwise::calibtrace::CalibrationTrace;
 use exitwise::pack::Pack;
 use exitwise::{BatchClassification, Bundle, CpuModel, Error, ErrorCode, Evaluation, Result, Trace};
 use std::io::{IsTerminal, Write};
@@ -40,6 +42,44 @@ fn bundle_dir(path: &Path) -> Result<PathBuf> {
 /// Loads, verifies and prepares a bundle on the tract CPU backend.
 pub fn load_model(path: &Path) -> Result<CpuModel> {
     CpuModel::new(Bundle::from_dir(bundle_dir(path)?)?)
+}
+
+/// [`load_model`] without the bundle's calibration trace (to make a new one).
+pub fn load_model_untraced(path: &Path) -> Result<CpuModel> {
+    let limits = LoadLimits { calibration_trace: false, ..LoadLimits::default() };
+    CpuModel::new(Bundle::from_dir_with(bundle_dir(path)?, &limits)?)
+}
+
+/// What `calibrate` calibrates on: `--calib-trace FILE`, `--calib-pack FILE`, else the bundle's
+/// calibration trace, else its calibration pack (traced now). Returns the source and the
+/// evaluation.
+pub fn calibration_set(model: &CpuModel, pack: Option<&Path>, trace: Option<&Path>) -> Result<(String, Evaluation)> {
+    let m = model.manifest();
+    let from_trace = |name: &str, bytes: &[u8]| -> Result<Evaluation> {
+        let t = CalibrationTrace::parse(name, bytes)?;
+        t.check(name, m)?;
+        Evaluation::from_calibration_trace(m, &model.costs, &t)
+    };
+    if let Some(path) = trace {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).or_else(|e| error(ErrorCode::MissingFile, format!("{name}: {e}")))?;
+        return Ok((name.clone(), from_trace(&name, &bytes)?));
+    }
+    if let (None, Some(r)) = (pack, &m.calibration_trace) {
+        let Some(bytes) = model.bundle.data.get(&r.file) else {
+            return error(ErrorCode::MissingFile, format!("{}: named by the manifest but not loaded", r.file));
+        };
+        return Ok((r.file.clone(), from_trace(&r.file, bytes)?));
+    }
+    let calib = pack_for(model, pack, Split::Calibration)?;
+    let ev = evaluate(model, &calib.pack)?;
+    Ok((calib.source, ev))
+}
+
+/// Traces a labelled pack into a calibration trace (`EWCT`), `batch` images at a time.
+pub fn calibration_trace(model: &CpuModel, pack: &Pack, batch: usize) -> Result<CalibrationTrace> {
+    let traces = trace_pack_by(model, pack, batch)?;
+    CalibrationTrace::from_traces(model.manifest(), &traces, &pack.labels)
 }
 
 /// A labelled pack and where it came from.
@@ -128,15 +168,21 @@ pub fn pack_for(model: &CpuModel, file: Option<&Path>, split: Split) -> Result<L
 
 /// Traces every image of a pack, `CHUNK` at a time (progress on stderr when it is a terminal).
 pub fn trace_pack(model: &CpuModel, pack: &Pack) -> Result<Vec<Trace>> {
+    trace_pack_by(model, pack, CHUNK)
+}
+
+/// [`trace_pack`], `chunk` images a batch.
+pub fn trace_pack_by(model: &CpuModel, pack: &Pack, chunk: usize) -> Result<Vec<Trace>> {
     let spec = &model.manifest().input;
     let len = spec.len();
-    let progress = pack.count > CHUNK && std::io::stderr().is_terminal();
+    let chunk = chunk.max(1);
+    let progress = pack.count > chunk && std::io::stderr().is_terminal();
     let mut traces = Vec::with_capacity(pack.count);
-    if pack.count >= CHUNK {
-        model.plan_batch(CHUNK)?;
+    if pack.count >= chunk {
+        model.plan_batch(chunk)?;
     }
-    for start in (0..pack.count).step_by(CHUNK) {
-        let n = CHUNK.min(pack.count - start);
+    for start in (0..pack.count).step_by(chunk) {
+        let n = chunk.min(pack.count - start);
         let Some(pixels) = pack.pixels.get(start * len..(start + n) * len) else {
             return error(ErrorCode::BadPack, "the pack has fewer pixels than its header says");
         };

@@ -116,6 +116,16 @@ pub struct Info {
     pub backend: String,
     pub test_pack: Option<PackOut>,
     pub calibration_pack: Option<PackOut>,
+    /// The calibration trace was loaded (checked against these parts): `calibrate` reads it.
+    pub has_calibration_trace: bool,
+    pub calibration_trace: Option<TraceOut>,
+}
+
+#[derive(Serialize)]
+pub struct TraceOut {
+    pub file: String,
+    /// Number of images traced.
+    pub count: usize,
 }
 
 #[derive(Serialize)]
@@ -171,6 +181,12 @@ impl Info {
                 count: b.data.get(&r.file).and_then(|bytes| Pack::parse(&r.file, bytes).ok()).map(|p| p.count),
             })
         };
+        // Loaded means parsed and checked against these parts at load (Bundle::from_files).
+        let trace = m.calibration_trace.as_ref().and_then(|r| {
+            let bytes = b.data.get(&r.file)?;
+            let t = exitwise::calibtrace::CalibrationTrace::parse(&r.file, bytes).ok()?;
+            Some(TraceOut { file: r.file.clone(), count: t.count })
+        });
         Info {
             name: m.name.clone(),
             description: m.description.clone(),
@@ -215,6 +231,8 @@ impl Info {
             backend: exitwise::backend::Backend::name(&model.backend).to_string(),
             test_pack: pack(&m.test_pack),
             calibration_pack: pack(&m.calibration_pack),
+            has_calibration_trace: trace.is_some(),
+            calibration_trace: trace,
         }
     }
 
@@ -240,6 +258,10 @@ impl Info {
             ("backend", self.backend.clone()),
             ("test pack", pack(&self.test_pack)),
             ("calibration pack", pack(&self.calibration_pack)),
+            ("calibration trace", match &self.calibration_trace {
+                Some(t) => format!("{} ({} images)", t.file, t.count),
+                None => "none".into(),
+            }),
         ]);
         let mut out = fields(&rows);
         let mut t = Table::new(&[("#", true), ("segment", false), ("file", false), ("MACs", true)]);
@@ -750,6 +772,42 @@ impl Batched {
             "{}: {} images of {} in batches of {}, thresholds {:?}\naccuracy {:.2} %, FLOPs saved {:.1} %, {:.3} ms per image\nleft at each exit: {:?}\n",
             self.model, self.count, self.pack, self.batch, self.thresholds,
             self.accuracy * 100.0, self.flops_saved * 100.0, self.ms_per_image, self.histogram
+        )
+    }
+}
+
+/// `trace`: the calibration trace written.
+#[derive(Serialize)]
+pub struct Traced {
+    pub model: String,
+    pub pack: String,
+    pub out: String,
+    pub count: usize,
+    pub exits: usize,
+    pub bytes: usize,
+    /// What the manifest's `calibration_trace.sha256` must say.
+    pub sha256: String,
+    pub seconds: f64,
+}
+
+impl Traced {
+    pub fn new(model: &CpuModel, source: &str, out: &std::path::Path, bytes: &[u8], count: usize, seconds: f64) -> Traced {
+        Traced {
+            model: model.manifest().name.clone(),
+            pack: source.to_string(),
+            out: out.display().to_string(),
+            count,
+            exits: model.manifest().exits.len(),
+            bytes: bytes.len(),
+            sha256: exitwise::bundle::sha256_hex(bytes),
+            seconds,
+        }
+    }
+
+    pub fn text(&self) -> String {
+        format!(
+            "{}: traced {} images of {} ({} exits) in {:.1} s\nwrote {} ({} bytes), sha256 {}\n",
+            self.model, self.count, self.pack, self.exits, self.seconds, self.out, self.bytes, self.sha256
         )
     }
 }
