@@ -15,12 +15,14 @@ import time
 import numpy as np
 import torch
 
+from . import cli
 from . import train as T
-from .calibrate import calibrate, evaluate_thresholds, softmax_conf
 from .data import DATASETS, to_input
 from .exitnet import count_part_macs, exit_costs, plain_exit_set, run_parts, PlainNet
-from .exporter import export_bundle, write_pack, export_onnx, sha256_bytes
+from .exporter import export_bundle, write_pack, export_onnx, set_thresholds, sha256_bytes
 from .oppoints import main as calibpack_operating_points
+from .traces import write_trace
+from .rules import evaluate_thresholds, exit_trace
 
 ROOT = T.ROOT                      # models/
 WORK = T.WORK
@@ -73,17 +75,35 @@ def trace(segments, exits, u8, labels, mean, std, cost, batch=500):
     for i in range(0, len(u8), batch):
         env = run_parts(segments, exits, to_input(u8[i:i + batch], mean, std))
         for j, ex in enumerate(exits):
-            lg = env[ex.logits].numpy()
-            pred[j, i:i + batch] = lg.argmax(1)
-            if ex.rule == "learned":
-                conf[j, i:i + batch] = env[ex.confidence].numpy().reshape(-1)
-            else:
-                conf[j, i:i + batch] = softmax_conf(lg, ex.rule)
+            # The runtime's rules (rules.py, checked against crate/tests/golden.rs's vectors).
+            learned = env[ex.confidence].numpy() if ex.confidence is not None else None
+            conf[j, i:i + batch], pred[j, i:i + batch] = exit_trace(ex.rule, env[ex.logits].numpy(), learned)
     return {"conf": conf, "pred": pred, "labels": labels.astype(np.int64), "cost": list(cost)}
 
 
 def n_params(parts):
     return sum(q.numel() for p in parts for q in p.module.parameters())
+
+
+def scored(s):
+    """The CLI's figures for one pack (`calibrate --json`'s `calibration` / `test`) as the report
+    reads them."""
+    return {"acc": s["accuracy"], "final_acc": s["final_accuracy"], "mean_macs": s["mean_macs"],
+            "saved": s["macs_saved_fraction"], "hist": s["histogram"], "thresholds": s["thresholds"],
+            "count": s["count"]}
+
+
+def cli_operating_points(bundle, val_pack, test_pack, log, name):
+    """BUNDLE.md's greedy calibration by the runtime itself (`exitwise calibrate --greedy`) on
+    the whole validation split, reported on the full test set."""
+    ops = []
+    for d in DROPS:
+        c = cli.calibrate(bundle, d, greedy=True, calib_pack=val_pack, pack=test_pack)
+        v, t = scored(c["calibration"]), scored(c["test"])
+        ops.append({"max_drop": d, "thresholds": c["thresholds"], "val": v, "test": t,
+                    "val_target": v["final_acc"] - d / 100})
+        log(f"[{name}] drop {d}: thresholds {c['thresholds']} test {t}")
+    return ops
 
 
 def evaluate_bundle(name, log):
@@ -93,6 +113,8 @@ def evaluate_bundle(name, log):
     segments, exits, info = T.load_trained(name)
     seg_macs, exit_macs = count_part_macs(segments, exits, (1, 1, 28, 28))
     cum, plain = exit_costs(segments, exits, seg_macs, exit_macs)
+    # PyTorch traces: each exit's accuracy and the uniform-threshold table (rules.py's exit
+    # simulation). The operating points come from the CLI below, on the exported bundle.
     tv = trace(segments, exits, *data["val"], ds["mean"], ds["std"], cum)
     tt = trace(segments, exits, *data["test"], ds["mean"], ds["std"], cum)
     E = len(exits)
@@ -106,29 +128,38 @@ def evaluate_bundle(name, log):
            "val_acc": [(tv["pred"][j] == tv["labels"]).mean().item() for j in range(E)],
            "info": {k: v for k, v in info.items() if k in ("places", "cum_frac", "distribution")}}
     res["uniform"] = [evaluate_thresholds(tt, [t] * (E - 1), plain) for t in UNIFORM]
-    ops = []
-    for d in DROPS:
-        th, accf, target = calibrate(tv, d)
-        ops.append({"max_drop": d, "thresholds": th, "val": evaluate_thresholds(tv, th, plain),
-                    "test": evaluate_thresholds(tt, th, plain), "val_target": target})
-        log(f"[{name}] drop {d}: thresholds {th} test {ops[-1]['test']}")
-    res["operating_points"] = ops
-    head = next(o for o in ops if o["max_drop"] == cfg["headline"])
-    for ex, t in zip(exits[:-1], head["thresholds"]):
-        ex.threshold = t
-    res["manifest_thresholds"] = {"max_drop": cfg["headline"], "thresholds": head["thresholds"]}
-    # bundle
+    # bundle, first with every early exit at 1.0 (a placeholder the exporter requires to be
+    # explicit), then with the thresholds the CLI calibrates on it
+    for ex in exits[:-1]:
+        ex.threshold = 1.0
     out_dir = os.path.join(ROOT, name)
     xt, yt = data["test"]
     xv, yv = data["val"]
     r = export_bundle(out_dir, name, segments, exits, ds["labels"], ds["mean"], ds["std"],
                       description=cfg["description"], test_pack=(xt[:1000], yt[:1000]),
                       calib_pack=(xv[:1000], yv[:1000]))
+    test_pack = os.path.join(PACKS, f"{name}-test10k.bin")
+    val_pack = os.path.join(PACKS, f"{name}-val.bin")
+    write_pack(test_pack, xt, yt)
+    write_pack(val_pack, xv, yv)
+    # The runtime's MAC accounting is the one reported; training's cost-aware loss used the
+    # hooks' count, so the two must agree.
+    costs = cli.costs(out_dir)
+    hooks = {"segment_macs": seg_macs, "exit_macs": exit_macs, "macs_to_exit": cum, "macs_full": plain}
+    if costs != hooks:
+        raise SystemExit(f"[{name}] MACs: the runtime counts {costs}, the training hooks {hooks}")
+    ops = cli_operating_points(out_dir, val_pack, test_pack, log, name)
+    res["operating_points"] = ops
+    head = next(o for o in ops if o["max_drop"] == cfg["headline"])
+    set_thresholds(out_dir, head["thresholds"])
+    # The whole validation split as the bundle's calibration trace, traced by the runtime.
+    write_trace(name, xv, yv, log=log)
+    cli.info(out_dir)   # the bundle still loads with its final manifest
+    res["manifest_thresholds"] = {"max_drop": cfg["headline"], "thresholds": head["thresholds"]}
     res["onnx_ops"] = r["ops"]
+    res["onnx_backends"] = r["backends"]
     res["verify"] = r["verify"]
     res["files"] = {f: os.path.getsize(os.path.join(out_dir, f)) for f in sorted(os.listdir(out_dir))}
-    write_pack(os.path.join(PACKS, f"{name}-test10k.bin"), xt, yt)
-    write_pack(os.path.join(PACKS, f"{name}-val.bin"), xv, yv)
     return res, (segments, exits, info)
 
 
@@ -205,6 +236,8 @@ def main(argv=None):
         print(s, flush=True)
 
     t0 = time.time()
+    # Operating points and MAC counts come from the CLI: fail now, not after hours of training.
+    log(f"exitwise CLI: {cli.find_exitwise()}")
     if not a.skip_train:
         train_all(log)
     results, parts = {}, {}

@@ -87,10 +87,9 @@ DATASETS = {
 }
 
 
-def to_input(u8, mean, std):
-    """u8 [N,C,H,W] -> normalised float32 tensor exactly as the runtime does: (u8/255 - mean)/std."""
+def to_input(u8, mean, std, value_range=(0.0, 1.0)):
+    """u8 [N,C,H,W] -> normalised float32 tensor exactly as the runtime makes it from pack pixels
+    (bundle.preprocess: into value_range, then (x - mean) / std; for [0, 1]: (u8/255 - mean)/std)."""
     import torch
-    x = u8.astype(np.float32) / np.float32(255.0)
-    m = np.asarray(mean, dtype=np.float32).reshape(1, -1, 1, 1)
-    s = np.asarray(std, dtype=np.float32).reshape(1, -1, 1, 1)
-    return torch.from_numpy((x - m) / s)
+    from .bundle import preprocess
+    return torch.from_numpy(preprocess({"range": list(value_range), "mean": mean, "std": std}, u8))

@@ -5,47 +5,15 @@ Each part is a torch.nn.Module whose forward takes its `inputs` (in order) and r
 `outputs` (a tensor if one, else a tuple in order). The activation `input` is the normalised
 model input.
 """
-from dataclasses import dataclass, field
-from typing import List, Optional
-
 import torch
 import torch.nn as nn
 
-
-@dataclass
-class Segment:
-    name: str
-    module: nn.Module
-    inputs: List[str]
-    outputs: List[str]
-
-
-@dataclass
-class Exit:
-    name: str
-    after: int                      # index of the segment this exit is evaluated after
-    module: nn.Module
-    inputs: List[str]
-    outputs: List[str]
-    logits: str
-    confidence: Optional[str] = None
-    rule: str = "max_softmax"       # max_softmax | entropy | learned
-    threshold: Optional[float] = None
+# The part descriptions and their checks are torch-free (parts.py); re-exported here.
+from .parts import Exit, Segment, check_parts, ordered_parts  # noqa: F401
 
 
 def _as_tuple(y):
     return y if isinstance(y, (tuple, list)) else (y,)
-
-
-def ordered_parts(segments, exits):
-    """Execution order: segment k, then the exits with after == k in list order."""
-    order = []
-    for k, seg in enumerate(segments):
-        order.append(("segment", k, seg))
-        for j, ex in enumerate(exits):
-            if ex.after == k:
-                order.append(("exit", j, ex))
-    return order
 
 
 def run_parts(segments, exits, x, keep=None):
@@ -60,28 +28,8 @@ def run_parts(segments, exits, x, keep=None):
 
 
 def validate(segments, exits):
-    if not segments or not exits:
-        raise ValueError("need at least one segment and one exit (the final classifier)")
-    if exits[-1].after != len(segments) - 1:
-        raise ValueError("the last exit (final classifier) must come after the last segment")
-    seen = {"input"}
-    for kind, _, part in ordered_parts(segments, exits):
-        for n in part.inputs:
-            if n not in seen:
-                raise ValueError(f"{part.name}: input {n!r} is not produced before it")
-        for n in part.outputs:
-            if n in seen:
-                raise ValueError(f"{part.name}: output {n!r} produced twice")
-            seen.add(n)
-    for ex in exits:
-        if ex.logits not in ex.outputs:
-            raise ValueError(f"{ex.name}: logits {ex.logits!r} not among outputs")
-        if ex.rule == "learned" and ex.confidence is None:
-            raise ValueError(f"{ex.name}: rule learned requires a confidence output")
-        if ex.confidence is not None and ex.confidence not in ex.outputs:
-            raise ValueError(f"{ex.name}: confidence {ex.confidence!r} not among outputs")
-    if sum(1 for e in exits) != len(exits) or len({e.name for e in exits}) != len(exits):
-        raise ValueError("exit names must be unique")
+    """parts.check_parts: what the runtime would refuse, raised before anything is exported."""
+    check_parts(segments, exits)
 
 
 def plain_exit_set(segments, exits):

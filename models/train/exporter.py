@@ -1,4 +1,4 @@
-"""Exports a PyTorch early-exit network (segments + exit heads, see exitnet.py) as an
+"""Exports a PyTorch early-exit network (segments + exit heads, see parts.py / exitnet.py) as an
 `exitwise/1` bundle (crate/BUNDLE.md): one ONNX per segment and per exit head, manifest.json with
 the sha-256 of every file, full.onnx (the plain network, final logits only), testpack.bin,
 calibpack.bin and reference.bin.
@@ -7,82 +7,74 @@ calibpack.bin and reference.bin.
     export_bundle("models/my-net", "my-net", segments, exits, labels=[...],
                   mean=[0.5], std=[0.5], test_pack=(u8_images, u8_labels),
                   calib_pack=(u8_images, u8_labels))
+
+It refuses (raises) what the runtime would refuse: part lists (parts.check_parts: names used
+twice or named `full`, unknown rules, early exits without a threshold in [0, 1], ...) before
+anything is written, and each exported ONNX part the runtime's admission would not run on the
+backends asked for (onnxcheck.check: operators, domains, opsets, data types, attributes).
+PyTorch is imported only when a part is exported, so the checks run without it.
 """
 import copy
 import hashlib
 import json
+import math
 import os
-import struct
 
 import numpy as np
-import torch
-import torch.nn as nn
 
-from .exitnet import PlainNet, Exit, Segment, run_parts, validate, _as_tuple
+from . import onnxcheck
+from .bundle import (exit_records, pack_bytes, preprocess, read_pack, reference_bytes,  # noqa: F401
+                     run_chain, write_pack)
+from .parts import check_parts, part_file
 
 OPSET = 17
-# Clip (ReLU6; its bounds come as Constant nodes): tract rewrites it into Max and Min, which the
-# WebGPU lowering has kernels for (models/mobilenet-random).
-ALLOWED_OPS = {"Conv", "Relu", "Add", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten",
-               "Reshape", "Gemm", "MatMul", "Sigmoid", "Concat", "BatchNormalization", "Clip",
-               "Constant"}
+# Kept for callers of the old name: the one ONNX-chain runner is bundle.run_chain.
+onnx_run_chain = run_chain
 
 
 def sha256_bytes(b):
     return hashlib.sha256(b).hexdigest()
 
 
-def pack_bytes(images_u8, labels_u8):
-    """testpack/calibpack `EWTP` v1: header, u8 pixels image-major CHW, u8 labels."""
-    images_u8 = np.ascontiguousarray(images_u8, dtype=np.uint8)
-    labels_u8 = np.ascontiguousarray(labels_u8, dtype=np.uint8)
-    n, c, h, w = images_u8.shape
-    assert labels_u8.shape == (n,)
-    return b"EWTP" + struct.pack("<5I", 1, n, c, h, w) + images_u8.tobytes() + labels_u8.tobytes()
+def _as_tuple(y):
+    return y if isinstance(y, (tuple, list)) else (y,)
 
 
-def write_pack(path, images_u8, labels_u8):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(pack_bytes(images_u8, labels_u8))
+_WRAP = None
 
 
-def read_pack(path):
-    with open(path, "rb") as f:
-        b = f.read()
-    assert b[:4] == b"EWTP"
-    ver, n, c, h, w = struct.unpack("<5I", b[4:24])
-    px = np.frombuffer(b, np.uint8, n * c * h * w, 24).reshape(n, c, h, w)
-    lab = np.frombuffer(b, np.uint8, n, 24 + n * c * h * w)
-    return px, lab
+def _wrap_class():
+    """The nn.Module the exporter traces a part through (one tensor out when the part has one
+    output, else a tuple). Made on first use so that this module imports without torch; named
+    and placed as when it was defined at module level, so that exports stay byte-identical."""
+    global _WRAP
+    if _WRAP is None:
+        import torch.nn as nn
+
+        class _Wrap(nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, *xs):
+                ys = _as_tuple(self.m(*xs))
+                return ys[0] if len(ys) == 1 else tuple(ys)
+
+        _Wrap.__qualname__ = "_Wrap"
+        _WRAP = _Wrap
+    return _WRAP
 
 
-def reference_bytes(per_exit):
-    """reference.bin `EWRF` v1. per_exit: list of float32 arrays [n, width] (logits then conf)."""
-    n = per_exit[0].shape[0]
-    widths = [a.shape[1] for a in per_exit]
-    rec = np.concatenate([a.astype(np.float32) for a in per_exit], axis=1)  # image-major records
-    return (b"EWRF" + struct.pack("<3I", 1, n, len(per_exit)) + struct.pack(f"<{len(widths)}I", *widths)
-            + np.ascontiguousarray(rec, dtype="<f4").tobytes())
-
-
-class _Wrap(nn.Module):
-    def __init__(self, m):
-        super().__init__()
-        self.m = m
-
-    def forward(self, *xs):
-        ys = _as_tuple(self.m(*xs))
-        return ys[0] if len(ys) == 1 else tuple(ys)
-
-
-def export_onnx(module, example_inputs, input_names, output_names, path, opset=OPSET):
+def export_part(module, example_inputs, input_names, output_names, path, opset=OPSET,
+                backends=onnxcheck.BACKENDS):
     """Exports one part (eval mode, batch dim dynamic, BatchNorm folded into Conv by the exporter's
-    eval-mode constant folding), runs onnx.checker and returns the op types used."""
+    eval-mode constant folding), runs onnx.checker, and raises onnxcheck.OnnxRejected if the
+    runtime could not run it on `backends`. Returns (op types used, backends it runs on)."""
     import onnx
+    import torch
     m = copy.deepcopy(module).eval()
     dyn = {n: {0: "N"} for n in list(input_names) + list(output_names)}
-    torch.onnx.export(_Wrap(m), tuple(example_inputs), path, input_names=list(input_names),
+    torch.onnx.export(_wrap_class()(m), tuple(example_inputs), path, input_names=list(input_names),
                       output_names=list(output_names), dynamic_axes=dyn, opset_version=opset,
                       do_constant_folding=True, training=torch.onnx.TrainingMode.EVAL,
                       dynamo=False)
@@ -90,11 +82,14 @@ def export_onnx(module, example_inputs, input_names, output_names, path, opset=O
     if strip_identity(model):
         onnx.save(model, path)
     onnx.checker.check_model(model, full_check=True)
-    ops = sorted({n.op_type for n in model.graph.node})
-    bad = [o for o in ops if o not in ALLOWED_OPS]
-    if bad:
-        print(f"warning: {os.path.basename(path)} uses ops outside the simple set: {bad}")
-    return ops
+    runs_on = onnxcheck.check(model, os.path.basename(path), backends)
+    return sorted({n.op_type for n in model.graph.node}), runs_on
+
+
+def export_onnx(module, example_inputs, input_names, output_names, path, opset=OPSET,
+                backends=onnxcheck.BACKENDS):
+    """export_part, returning only the op types."""
+    return export_part(module, example_inputs, input_names, output_names, path, opset, backends)[0]
 
 
 def strip_identity(model):
@@ -138,55 +133,76 @@ def strip_identity(model):
     return changed
 
 
-@torch.no_grad()
 def torch_outputs(segments, exits, x, batch=500):
     """All exits' outputs as numpy arrays keyed by activation name (eval mode, batched)."""
+    import torch
+    from .exitnet import run_parts
     for p in list(segments) + list(exits):
         p.module.eval()
     names = [n for e in exits for n in e.outputs]
     chunks = {n: [] for n in names}
-    for i in range(0, x.shape[0], batch):
-        env = run_parts(segments, exits, x[i:i + batch])
-        for n in names:
-            chunks[n].append(env[n].detach().cpu().numpy())
+    with torch.no_grad():
+        for i in range(0, x.shape[0], batch):
+            env = run_parts(segments, exits, x[i:i + batch])
+            for n in names:
+                chunks[n].append(env[n].detach().cpu().numpy())
     return {n: np.concatenate(v) for n, v in chunks.items()}
 
 
-def onnx_run_chain(bundle_dir, manifest, x_np):
-    """Runs the exported bundle part by part with onnxruntime; returns every activation."""
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    env = {"input": x_np}
-    parts = []
-    for k, seg in enumerate(manifest["segments"]):
-        parts.append(seg)
-        parts += [e for e in manifest["exits"] if e["after"] == k]
-    for p in parts:
-        s = ort.InferenceSession(os.path.join(bundle_dir, p["file"]), so, providers=["CPUExecutionProvider"])
-        feeds = {i.name: env[n] for i, n in zip(s.get_inputs(), p["inputs"])}
-        outs = s.run(None, feeds)
-        env.update(zip(p["outputs"], outs))
-    return env
+def check_export(segments, exits, labels, mean, std, input_shape, value_range, backends):
+    """Everything about an export that can be refused before a file is written (torch-free)."""
+    check_parts(segments, exits)
+    if len(labels) < 2:
+        raise ValueError(f"labels: need at least 2 classes, got {list(labels)!r}")
+    if len(input_shape) != 4 or any(int(d) < 1 for d in input_shape[1:]):
+        raise ValueError(f"input_shape {tuple(input_shape)} must be (1, C, H, W)")
+    c_in = int(input_shape[1])
+    if len(mean) != c_in or len(std) != c_in:
+        raise ValueError(f"mean and std need {c_in} entries (one per channel), got {len(mean)} and {len(std)}")
+    if not all(math.isfinite(m) for m in mean) or not all(math.isfinite(s) and s > 0 for s in std):
+        raise ValueError("mean must be finite and std finite and > 0")
+    lo, hi = (float(v) for v in value_range)
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"value_range {tuple(value_range)} must be finite with min < max")
+    bad = [b for b in backends if b not in onnxcheck.BACKENDS]
+    if bad or not backends:
+        raise ValueError(f"backends {tuple(backends)!r}: choose from {onnxcheck.BACKENDS}")
+
+
+def runtime_check(out_dir):
+    """`exitwise info` on the written bundle: the runtime's own admission, shape checks and load
+    checks (packs, reference outputs). Returns what happened; raises if the bundle is refused."""
+    from . import cli
+    try:
+        binary = cli.find_exitwise()
+    except FileNotFoundError as e:
+        return f"skipped: {e}"
+    cli.run("info", out_dir, binary=binary)
+    return f"ok: {binary} info loads the bundle"
 
 
 def export_bundle(out_dir, name, segments, exits, labels, mean, std, input_shape=(1, 1, 28, 28),
                   description="", test_pack=None, calib_pack=None, reference=True,
-                  value_range=(0.0, 1.0), opset=OPSET, verify=True, tol=1e-5):
-    """Writes the bundle folder `out_dir`. segments / exits: lists of exitnet.Segment / Exit.
-    test_pack / calib_pack: (u8 images [n,C,H,W], u8 labels [n]) or None.
-    Returns a dict with the manifest, op types per file and the verification result."""
-    validate(segments, exits)
+                  value_range=(0.0, 1.0), opset=OPSET, verify=True, tol=1e-5,
+                  backends=onnxcheck.BACKENDS):
+    """Writes the bundle folder `out_dir`. segments / exits: lists of parts.Segment / Exit (every
+    early exit with a threshold in [0, 1]). test_pack / calib_pack: (u8 images [n,C,H,W],
+    u8 labels [n]) or None; the reference outputs are PyTorch's on the test pack's pixels mapped
+    into `value_range` and normalised exactly as the runtime does (bundle.preprocess).
+    backends: those every part must run on ("cpu", "webgpu"); an op one of them lacks raises.
+    Returns a dict with the manifest, op types and backends per file, the verification result
+    and `runtime_check` (`exitwise info` on the bundle when a binary is found)."""
+    check_export(segments, exits, labels, mean, std, input_shape, value_range, backends)
+    import torch
+    from .exitnet import PlainNet, run_parts
     os.makedirs(out_dir, exist_ok=True)
-    c_in = input_shape[1]
-    assert len(mean) == len(std) == c_in
     # example activations for tracing (batch 2, to keep the batch dim honest)
     x_ex = torch.zeros((2,) + tuple(input_shape[1:]))
     for p in list(segments) + list(exits):
         p.module.eval()
     with torch.no_grad():
         env = run_parts(segments, exits, x_ex)
-    files, ops = {}, {}
+    files, ops, runs_on = {}, {}, {}
 
     def put(fname, data=None):
         path = os.path.join(out_dir, fname)
@@ -197,29 +213,30 @@ def export_bundle(out_dir, name, segments, exits, labels, mean, std, input_shape
             files[fname] = sha256_bytes(f.read())
         return files[fname]
 
+    def export(module, inputs, input_names, output_names, fname):
+        ops[fname], runs_on[fname] = export_part(module, inputs, input_names, output_names,
+                                                 os.path.join(out_dir, fname), opset, backends)
+
     man_segments, man_exits = [], []
     for seg in segments:
-        fname = f"{seg.name}.onnx"
-        ops[fname] = export_onnx(seg.module, [env[n] for n in seg.inputs], seg.inputs, seg.outputs,
-                                 os.path.join(out_dir, fname), opset)
+        fname = part_file(seg.name)
+        export(seg.module, [env[n] for n in seg.inputs], seg.inputs, seg.outputs, fname)
         man_segments.append({"name": seg.name, "file": fname, "sha256": put(fname),
                              "inputs": list(seg.inputs), "outputs": list(seg.outputs)})
     for j, ex in enumerate(exits):
-        fname = f"{ex.name}.onnx"
-        ops[fname] = export_onnx(ex.module, [env[n] for n in ex.inputs], ex.inputs, ex.outputs,
-                                 os.path.join(out_dir, fname), opset)
+        fname = part_file(ex.name)
+        export(ex.module, [env[n] for n in ex.inputs], ex.inputs, ex.outputs, fname)
         d = {"name": ex.name, "after": ex.after, "file": fname, "sha256": put(fname),
              "inputs": list(ex.inputs), "outputs": list(ex.outputs), "logits": ex.logits}
         if ex.confidence is not None:
             d["confidence"] = ex.confidence
         d["rule"] = ex.rule
         if j < len(exits) - 1:
-            d["threshold"] = float(1.0 if ex.threshold is None else ex.threshold)
+            d["threshold"] = float(ex.threshold)      # check_parts: set and within [0, 1]
         man_exits.append(d)
     # the plain network, final output only
     plain = PlainNet(segments, exits).eval()
-    ops["full.onnx"] = export_onnx(plain, [x_ex], ["input"], [exits[-1].logits],
-                                   os.path.join(out_dir, "full.onnx"), opset)
+    export(plain, [x_ex], ["input"], [exits[-1].logits], "full.onnx")
     put("full.onnx")
 
     manifest = {"format": "exitwise/1", "name": name, "description": description,
@@ -228,15 +245,16 @@ def export_bundle(out_dir, name, segments, exits, labels, mean, std, input_shape
                           "range": [float(value_range[0]), float(value_range[1])],
                           "mean": [float(v) for v in mean], "std": [float(v) for v in std]},
                 "segments": man_segments, "exits": man_exits}
-    result = {"ops": ops}
+    result = {"ops": ops, "backends": runs_on}
     if test_pack is not None:
         manifest["test_pack"] = {"file": "testpack.bin", "sha256": put("testpack.bin", pack_bytes(*test_pack))}
     if calib_pack is not None:
         manifest["calibration_pack"] = {"file": "calibpack.bin",
                                         "sha256": put("calibpack.bin", pack_bytes(*calib_pack))}
     if test_pack is not None and reference:
-        from .data import to_input
-        x = to_input(test_pack[0], mean, std)
+        # The runtime's input for each pack image: pixels into input.range, then normalised.
+        x_np = preprocess(manifest["input"], np.asarray(test_pack[0], np.uint8))
+        x = torch.from_numpy(x_np)
         outs = torch_outputs(segments, exits, x)
         per_exit = []
         for ex in exits:
@@ -248,18 +266,37 @@ def export_bundle(out_dir, name, segments, exits, labels, mean, std, input_shape
             per_exit.append(a)
         manifest["reference"] = {"file": "reference.bin", "sha256": put("reference.bin", reference_bytes(per_exit))}
         if verify:
-            result["verify"] = verify_bundle(out_dir, manifest, x.numpy(), outs, plain, tol)
+            result["verify"] = verify_bundle(out_dir, manifest, x_np, outs, plain, tol)
     with open(os.path.join(out_dir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
     result["manifest"] = manifest
+    result["runtime_check"] = runtime_check(out_dir)
     return result
+
+
+def set_thresholds(out_dir, thresholds):
+    """Rewrites the early exits' default thresholds in out_dir/manifest.json (the manifest is not
+    hashed, so the other files stay valid)."""
+    path = os.path.join(out_dir, "manifest.json")
+    with open(path) as f:
+        manifest = json.load(f)
+    early = manifest["exits"][:-1]
+    if len(thresholds) != len(early) or not all(0 <= float(t) <= 1 for t in thresholds):
+        raise ValueError(f"{len(early)} thresholds in [0, 1] needed, got {list(thresholds)}")
+    for e, t in zip(early, thresholds):
+        e["threshold"] = float(t)
+    with open(path, "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    return manifest
 
 
 def verify_bundle(out_dir, manifest, x_np, torch_outs, plain, tol):
     """Compares onnxruntime (part by part, and full.onnx) against PyTorch; raises above tol."""
     import onnxruntime as ort
-    env = onnx_run_chain(out_dir, manifest, x_np)
+    import torch
+    env = run_chain(out_dir, manifest, x_np)
     worst, scale = {}, {}
     for n, ref in torch_outs.items():
         worst[n] = float(np.max(np.abs(env[n].reshape(ref.shape) - ref)))

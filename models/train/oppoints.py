@@ -1,257 +1,128 @@
-"""Operating points on each bundle's own calibration pack, computed from the bundle files alone.
+"""Operating points on each bundle's own calibration pack, computed by the `exitwise` CLI.
 
     python -m models.train.oppoints            # from the repository root; every bundle of index.json
+    python -m models.train.oppoints --check    # recompute, compare with the committed files, write nothing
 
-models/REPORT.md's operating points are calibrated on the whole validation split (in PyTorch),
-but a bundle ships only its first 1,000 images (`calibpack.bin`), which is what
-`exitwise calibrate` uses by default. This script redoes the calibration on exactly that pack,
-without PyTorch: it runs the bundle's ONNX parts with onnxruntime as the manifest wires them,
-mirrors the runtime's preprocessing and confidence rules (crate/src/input.rs, crate/src/rules.rs,
-crate/src/engine.rs), counts each part's MACs from its ONNX graph, and calls
-`calibrate.calibrate` / `calibrate.evaluate_thresholds` (BUNDLE.md's greedy search).
+models/REPORT.md's main operating points are calibrated on the whole validation split (what a
+bundle's calibration trace holds, and what `exitwise calibrate` reads by default); a bundle's
+pixels cover only its first 1,000 images (`calibpack.bin`). This script asks the CLI for the
+points on those: `exitwise calibrate BUNDLE --greedy --calib-pack calibpack.bin --max-drop D --json` (BUNDLE.md's greedy search, run by the crate) for the thresholds and their
+figures, `exitwise info --json` for the MACs. No PyTorch.
+
+Beside them it records two diagnostics from the bundle's ONNX parts run with onnxruntime
+(bundle.run_chain, the runtime's preprocessing) and the runtime's rules mirrored in rules.py
+(checked against crate/tests/golden.rs's vectors): how many confidences sit exactly on a grid
+value, and how far the nearest image is from flipping at each point's thresholds.
 
 Writes `models/<name>/operating-points.json` and the section of models/REPORT.md between
 `<!-- calibration-pack operating points -->` and `<!-- end calibration-pack operating points -->`.
-`crate/tests/calibrate_report.rs` checks `exitwise calibrate --max-drop X --json` against the JSON.
+`crate/tests/calibrate_report.rs` checks the CLI against the committed JSON, so a change in the
+crate's calibration shows up there.
 """
 import json
+import math
 import os
-import struct
 import sys
 
 import numpy as np
 
-from .calibrate import GRID, calibrate, evaluate_thresholds
+from . import cli
+from .bundle import load_manifest, preprocess, read_pack, run_chain
+from .rules import exit_trace, simulate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))     # models/
 DROPS = [0.1, 0.5, 1.0]
+GRID = [k / 100 for k in range(101)]   # the greedy search's threshold grid (BUNDLE.md)
 BEGIN = "<!-- calibration-pack operating points -->"
 END = "<!-- end calibration-pack operating points -->"
 F32 = np.float32
+COMPUTED_BY = ("python -m models.train.oppoints: `exitwise calibrate --greedy --json` (BUNDLE.md's greedy search, "
+               "run by the crate) and `exitwise info --json` (the runtime's MACs); diagnostics from onnxruntime on "
+               "the bundle's ONNX parts with the runtime's preprocessing and rules (models/train/rules.py)")
 
 
-def read_pack(path):
-    """EWTP v1 (BUNDLE.md): u8 pixels [n, c, h, w] and u8 labels [n]."""
-    with open(path, "rb") as f:
-        b = f.read()
-    if b[:4] != b"EWTP":
-        raise ValueError(f"{path}: not an EWTP pack")
-    ver, n, c, h, w = struct.unpack("<5I", b[4:24])
-    if ver != 1 or len(b) != 24 + n * c * h * w + n:
-        raise ValueError(f"{path}: bad version or length")
-    px = np.frombuffer(b, np.uint8, n * c * h * w, 24).reshape(n, c, h, w)
-    lab = np.frombuffer(b, np.uint8, n, 24 + n * c * h * w)
-    return px, lab
-
-
-def preprocess(spec, px):
-    """input.rs: `from_u8` (lo + p/255·(hi − lo)), then `normalize` ((clamp(x) − mean[c]) / std[c]),
-    all in float32."""
-    lo, hi = (F32(v) for v in spec["range"])
-    x = lo + px.astype(F32) / F32(255.0) * (hi - lo)
-    x = np.clip(x, lo, hi)
-    mean = np.asarray(spec["mean"], F32).reshape(1, -1, 1, 1)
-    std = np.asarray(spec["std"], F32).reshape(1, -1, 1, 1)
-    return ((x - mean) / std).astype(F32)
-
-
-def _exp32(z):
-    # f32::exp (libm expf) is correctly rounded in practice; exp in f64 rounded once to f32
-    # matches it, where numpy's own float32 exp may differ by an ulp.
-    return np.exp(z.astype(np.float64)).astype(F32)
-
-
-def softmax(logits):
-    """rules.rs `softmax`: max-shifted exp, a left-to-right f32 sum, then division."""
-    l = logits.astype(F32)
-    e = _exp32(l - l.max(axis=1, keepdims=True))
-    s = e[:, 0].copy()
-    for k in range(1, e.shape[1]):
-        s = (s + e[:, k]).astype(F32)
-    return (e / s[:, None]).astype(F32)
-
-
-def confidence(rule, p, learned):
-    """rules.rs `confidence`."""
-    if rule == "learned":
-        return np.clip(learned.reshape(-1).astype(F32), F32(0), F32(1))
-    if rule == "max_softmax":
-        return p.max(axis=1).astype(F32)
-    if rule == "entropy":
-        c = p.shape[1]
-        if c < 2:
-            return np.ones(p.shape[0], F32)
-        term = np.where(p > 0, -p * np.log(np.where(p > 0, p, F32(1)).astype(np.float64)).astype(F32), F32(0))
-        h = term[:, 0].astype(F32)
-        for k in range(1, c):
-            h = (h + term[:, k]).astype(F32)
-        return np.clip(F32(1) - h / F32(np.log(np.float64(c))), F32(0), F32(1)).astype(F32)
-    raise ValueError(f"unknown rule {rule}")
-
-
-def part_macs(path):
-    """MACs of one part per image, counted from its ONNX graph as REPORT.md's hooks count them:
-    Conv = output elements × in-channels/groups × kH × kW, Gemm / MatMul = in × out; nothing else."""
-    import onnx
-    m = onnx.shape_inference.infer_shapes(onnx.load(path))
-    g = m.graph
-    shapes = {}
-    for v in list(g.input) + list(g.value_info) + list(g.output):
-        dims = v.type.tensor_type.shape.dim
-        shapes[v.name] = [d.dim_value if d.HasField("dim_value") else 1 for d in dims]
-    for t in g.initializer:
-        shapes[t.name] = list(t.dims)
-    total = 0
-    for n in g.node:
-        if n.op_type == "Conv":
-            w = shapes[n.input[1]]                       # [Cout, Cin/groups, kH, kW]
-            out = shapes[n.output[0]]                    # [N, Cout, H, W]
-            total += int(np.prod(out[1:])) * int(np.prod(w[1:]))
-        elif n.op_type == "Gemm":
-            b = shapes[n.input[1]]
-            total += int(b[0]) * int(b[1])
-        elif n.op_type == "MatMul":
-            a, b = shapes[n.input[0]], shapes[n.input[1]]
-            total += int(np.prod(a[1:])) * int(b[-1])
-        elif n.op_type in ("ConvTranspose", "Einsum", "LSTM", "GRU", "RNN"):
-            raise ValueError(f"{path}: {n.op_type} not counted here")
-    return total
-
-
-def costs(man, seg_macs, exit_macs):
-    """engine.rs `Costs::of`: MACs when exit e fires, and the plain network's MACs (all segments,
-    the final classifier and every exit head it consumes, directly or through a segment)."""
-    to_exit = [sum(seg_macs[:x["after"] + 1]) + sum(exit_macs[:e + 1]) for e, x in enumerate(man["exits"])]
-    producer = {}
-    for k, s in enumerate(man["segments"]):
-        for o in s["outputs"]:
-            producer[o] = ("seg", k)
-    for e, x in enumerate(man["exits"]):
-        for o in x["outputs"]:
-            producer[o] = ("exit", e)
-    last = len(man["exits"]) - 1
-    needed = [False] * len(man["exits"])
-    needed[last] = True
-    stack = list(man["exits"][last]["inputs"]) + [a for s in man["segments"] for a in s["inputs"]]
-    while stack:
-        p = producer.get(stack.pop())
-        if p and p[0] == "exit" and not needed[p[1]]:
-            needed[p[1]] = True
-            stack += man["exits"][p[1]]["inputs"]
-    plain = sum(seg_macs) + sum(c for c, n in zip(exit_macs, needed) if n)
-    return to_exit, plain
-
-
-def run_bundle(bundle, man, x):
-    """Every part once, in the runtime's step order (segment k, then the exits after k in list
-    order); `inputs[i]` binds to the graph's i-th input, `outputs[j]` names its j-th output.
-    exporter.onnx_run_chain does the same, but importing exporter imports torch, which this
-    script must not need."""
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    env = {"input": x}
-    steps = []
-    for k, seg in enumerate(man["segments"]):
-        steps.append(seg)
-        steps += [e for e in man["exits"] if e["after"] == k]
-    for p in steps:
-        s = ort.InferenceSession(os.path.join(bundle, p["file"]), so, providers=["CPUExecutionProvider"])
-        ins = s.get_inputs()
-        if len(ins) != len(p["inputs"]):
-            raise ValueError(f"{p['file']}: {len(ins)} graph inputs, manifest names {len(p['inputs'])}")
-        outs = s.run(None, {i.name: env[a] for i, a in zip(ins, p["inputs"])})
-        env.update(zip(p["outputs"], outs))
-    return env
-
-
-def trace_pack(bundle, man, px, labels, cost):
-    x = preprocess(man["input"], px)
-    env = run_bundle(bundle, man, x)
-    E, N, C = len(man["exits"]), len(labels), len(man["labels"])
+def onnx_trace(bundle, man, px):
+    """conf[E, N] and pred[E, N] of every exit from onnxruntime, by the runtime's rules."""
+    env = run_chain(bundle, man, preprocess(man["input"], px))
+    E, N = len(man["exits"]), px.shape[0]
     conf = np.zeros((E, N), F32)
     pred = np.zeros((E, N), np.int64)
     for j, ex in enumerate(man["exits"]):
-        p = softmax(env[ex["logits"]].reshape(N, C))
         learned = env[ex["confidence"]] if ex.get("confidence") else None
-        conf[j] = confidence(ex["rule"], p, learned)
-        pred[j] = p.argmax(axis=1)                          # first on ties, as rules.rs `argmax`
-    return {"conf": conf, "pred": pred, "labels": labels.astype(np.int64), "cost": list(cost)}
+        conf[j], pred[j] = exit_trace(ex["rule"], env[ex["logits"]].reshape(N, -1), learned)
+    return conf, pred
 
 
-def grid_ties(trace, n_early):
+def grid_ties(conf, n_early):
     """Confidences of early exits exactly equal to a grid value (float32), per exit: where a
     1-ulp difference between runtimes (tract vs onnxruntime) could flip an exit."""
     g = np.asarray(GRID, F32)
-    return [int(np.isin(trace["conf"][j], g).sum()) for j in range(n_early)]
+    return [int(np.isin(conf[j], g).sum()) for j in range(n_early)]
 
 
-def margin(trace, thresholds):
+def margin(conf, thresholds):
     """Smallest |confidence − threshold| over the early exits at these thresholds (float32
     threshold, as compared): how far the nearest image is from flipping."""
-    return min(float(np.abs(trace["conf"][j].astype(np.float64) - np.float64(F32(t))).min())
+    return min(float(np.abs(conf[j].astype(np.float64) - np.float64(F32(t))).min())
                for j, t in enumerate(thresholds))
 
 
 def bundle_points(name, rel):
     bundle = os.path.join(os.path.dirname(ROOT), rel)
-    man = json.load(open(os.path.join(bundle, "manifest.json")))
+    man = load_manifest(bundle)
     cp = man["calibration_pack"]["file"]
     px, labels = read_pack(os.path.join(bundle, cp))
-    seg_macs = [part_macs(os.path.join(bundle, s["file"])) for s in man["segments"]]
-    exit_macs = [part_macs(os.path.join(bundle, e["file"])) for e in man["exits"]]
-    to_exit, plain = costs(man, seg_macs, exit_macs)
-    tr = trace_pack(bundle, man, px, labels, to_exit)
+    costs = cli.costs(bundle)
+    conf, _ = onnx_trace(bundle, man, px)
     N, E = len(labels), len(man["exits"])
-    final_correct = int((tr["pred"][E - 1] == tr["labels"]).sum())
-    points = []
+    points, first = [], None
     for d in DROPS:
-        th, acc_final, target = calibrate(tr, d)
-        ev = evaluate_thresholds(tr, th, plain)
-        # eval.rs compares counts: correct >= final_correct - max_drop/100·N - 1e-9; calibrate.py
-        # compares fractions in float64. Check that both draw the line at the same count here.
-        min_correct = int(np.ceil(final_correct - d / 100 * N - 1e-9))
-        if [r / N >= target for r in (min_correct - 1, min_correct)] != [False, True]:
-            print(f"warning: [{name}] max drop {d}: calibrate.py's float bound {target!r} and the "
-                  f"runtime's count bound {min_correct} disagree at the boundary", file=sys.stderr)
+        # Named: by default the CLI calibrates on the bundle's calibration trace (the whole split).
+        got = cli.calibrate(bundle, d, greedy=True, calib_pack=os.path.join(bundle, cp))
+        c = got["calibration"]
+        if os.path.basename(c["pack"]) != cp or c["count"] != N:
+            raise ValueError(f"[{name}] the CLI calibrated on {c['pack']} ({c['count']} images), not {cp} ({N})")
+        first = first or c
+        th = got["thresholds"]
+        final_correct = round(c["final_accuracy"] * N)
+        # eval.rs's bound, in counts: correct >= final_correct - max_drop/100·N (up to 1e-9).
+        min_correct = int(math.ceil(final_correct - d / 100 * N - 1e-9))
+        hist = np.bincount(simulate(conf, th), minlength=E).tolist()
+        if hist != c["histogram"]:
+            print(f"note: [{name}] max drop {d}: onnxruntime's exits give the histogram {hist}, "
+                  f"tract's {c['histogram']} (images within float noise of a threshold)", file=sys.stderr)
         points.append({
-            "max_drop": d, "thresholds": th, "accuracy": ev["acc"], "final_accuracy": acc_final,
-            "target_accuracy": target, "min_correct": min_correct, "correct": int(round(ev["acc"] * N)),
-            "mean_macs": ev["mean_macs"], "macs_saved_fraction": ev["saved"], "histogram": ev["hist"],
-            "nearest_confidence_distance": margin(tr, th),
+            "max_drop": d, "thresholds": th, "accuracy": c["accuracy"], "final_accuracy": c["final_accuracy"],
+            "target_accuracy": c["final_accuracy"] - d / 100.0, "min_correct": min_correct,
+            "correct": round(c["accuracy"] * N), "mean_macs": c["mean_macs"],
+            "macs_saved_fraction": c["macs_saved_fraction"], "histogram": c["histogram"],
+            "nearest_confidence_distance": margin(conf, th),
         })
     return {
         "model": man["name"],
         "data": (f"the bundle's calibration pack `{cp}` (sha-256 {man['calibration_pack']['sha256']}): "
-                 f"the first {N:,} images of the validation split, the pack `exitwise calibrate` uses by default"),
+                 f"the first {N:,} images of the validation split (`exitwise calibrate --calib-pack`)"),
         "count": N,
-        "computed_by": ("python -m models.train.oppoints: onnxruntime on the bundle's ONNX parts, the runtime's "
-                        "preprocessing and confidence rules, MACs counted from the ONNX graphs (Conv, Gemm, "
-                        "MatMul), models/train/calibrate.py (BUNDLE.md's greedy search)"),
+        "computed_by": COMPUTED_BY,
         "exits": [e["name"] for e in man["exits"]],
         "rules": [e["rule"] for e in man["exits"]],
-        "segment_macs": seg_macs,
-        "exit_macs": exit_macs,
-        "macs_to_exit": to_exit,
-        "macs_full": plain,
-        "exit_accuracies": [float((tr["pred"][j] == tr["labels"]).mean()) for j in range(E)],
-        "final_correct": final_correct,
-        "confidences_on_grid_values": grid_ties(tr, E - 1),
+        **costs,
+        "exit_accuracies": first["exit_accuracies"],
+        "final_correct": round(first["final_accuracy"] * N),
+        "confidences_on_grid_values": grid_ties(conf, E - 1),
         "operating_points": points,
     }
 
 
 def section(results):
     lines = [BEGIN, "", "## Operating points on the bundles' calibration packs", "",
-             "The operating points above are calibrated on the whole validation split. A bundle ships only "
-             "its first 1,000 images (`calibpack.bin`), which is what `exitwise calibrate` uses by default, so "
-             "the CLI cannot reproduce those. `python -m models.train.oppoints` (run by `models.train.all`) "
-             "recomputes them on the calibration pack itself, from the bundle files alone: onnxruntime on the "
-             "ONNX parts as the manifest wires them, the runtime's preprocessing and confidence rules, MACs "
-             "counted from the ONNX graphs, and the same numpy calibration. It writes "
-             "`models/<name>/operating-points.json`; `crate/tests/calibrate_report.rs` checks that "
-             "`exitwise calibrate BUNDLE --max-drop X --json` gives the same thresholds, accuracy, MACs saved "
-             "and exit histogram. These are figures on the calibration pack, not on the test set; they differ "
+             "The operating points above are calibrated on the whole validation split, which each bundle "
+             "now ships as its calibration trace (`calibtrace.bin`, read by `exitwise calibrate` by default). "
+             "Its pixels cover only the first 1,000 images (`calibpack.bin`). `python -m models.train.oppoints` "
+             "asks the CLI for the points on that pack: `exitwise calibrate BUNDLE --greedy --calib-pack "
+             "calibpack.bin --max-drop X --json` (the same greedy search, run by the crate) and `exitwise info` for the MACs. "
+             "It writes `models/<name>/operating-points.json`; `crate/tests/calibrate_report.rs` checks that "
+             "the CLI still gives the same thresholds, accuracy, MACs saved and exit histogram. These are figures on the calibration pack, not on the test set; they differ "
              "from the validation-split points above because the sample is 5–10× smaller.", ""]
     for r in results:
         alone = ", ".join(f"{n} {100 * a:.1f} %" for n, a in zip(r["exits"], r["exit_accuracies"]))
@@ -282,12 +153,43 @@ def write_section(path, text):
         f.write(body)
 
 
+def compare(old, new):
+    """Differences between a committed operating-points.json and a recomputed one (the
+    `computed_by` text aside); floats compare to 1e-12."""
+    diffs = []
+
+    def walk(a, b, path):
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                if k != "computed_by":
+                    walk(a.get(k), b.get(k), f"{path}.{k}")
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for i, (x, y) in enumerate(zip(a, b)):
+                walk(x, y, f"{path}[{i}]")
+        elif isinstance(a, float) or isinstance(b, float):
+            if not (isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= 1e-12):
+                diffs.append(f"{path}: {a!r} vs {b!r}")
+        elif a != b:
+            diffs.append(f"{path}: {a!r} vs {b!r}")
+
+    walk(old, new, "")
+    return diffs
+
+
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    check_only = "--check" in argv
     index = json.load(open(os.path.join(ROOT, "index.json")))
-    results = []
+    results, failed = [], False
     for item in index:
         r = bundle_points(item["name"], item["path"])
         out = os.path.join(os.path.dirname(ROOT), item["path"], "operating-points.json")
+        if check_only:
+            diffs = compare(json.load(open(out)), r)
+            print(f"[{r['model']}] {'same as' if not diffs else 'DIFFERS from'} {out}" +
+                  "".join(f"\n  {d}" for d in diffs), flush=True)
+            failed |= bool(diffs)
+            continue
         with open(out, "w") as f:
             json.dump(r, f, indent=1)
             f.write("\n")
@@ -296,9 +198,13 @@ def main(argv=None):
                   f"accuracy {p['accuracy']:.4f} saved {p['macs_saved_fraction']:.4f} hist {p['histogram']}",
                   flush=True)
         results.append(r)
+    if check_only:
+        if failed:
+            raise SystemExit(1)
+        return results
     write_section(os.path.join(ROOT, "REPORT.md"), section(results))
     return results
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -1,21 +1,21 @@
 """Independent check of a bundle folder against crate/BUNDLE.md, using only the files:
 hashes, pack and reference formats, ONNX shapes, and onnxruntime outputs vs reference.bin.
+No PyTorch: numpy, onnx and onnxruntime.
 
     python -m models.train.verify models/tiny-mnist [models/resnet-fmnist ...]
 """
 import hashlib
-import json
 import os
-import struct
 import sys
 
 import numpy as np
 
+from .bundle import exit_records, load_manifest, preprocess, read_pack, read_reference, run_chain
+
 
 def check(bundle, tol=1e-4):
     import onnx
-    from .exporter import onnx_run_chain, read_pack
-    man = json.load(open(os.path.join(bundle, "manifest.json")))
+    man = load_manifest(bundle)
     assert man["format"] == "exitwise/1"
     C = len(man["labels"])
     refs = [man[k] for k in ("test_pack", "calibration_pack", "reference") if k in man]
@@ -35,27 +35,14 @@ def check(bundle, tol=1e-4):
     px, lab = read_pack(os.path.join(bundle, man["test_pack"]["file"]))
     assert list(px.shape[1:]) == man["input"]["shape"][1:]
     read_pack(os.path.join(bundle, man["calibration_pack"]["file"]))
-    b = open(os.path.join(bundle, man["reference"]["file"]), "rb").read()
-    assert b[:4] == b"EWRF"
-    ver, n, E = struct.unpack("<3I", b[4:16])
-    widths = struct.unpack(f"<{E}I", b[16:16 + 4 * E])
-    assert ver == 1 and n == len(lab) and E == len(ex)
-    for e, w in zip(ex, widths):
-        assert w == C + (1 if "confidence" in e else 0)
-    rec = np.frombuffer(b, "<f4", offset=16 + 4 * E).reshape(n, sum(widths))
-    mean = np.asarray(man["input"]["mean"], np.float32).reshape(1, -1, 1, 1)
-    std = np.asarray(man["input"]["std"], np.float32).reshape(1, -1, 1, 1)
-    x = (px.astype(np.float32) / np.float32(255.0) - mean) / std
-    env = onnx_run_chain(bundle, man, x)
-    worst, off = 0.0, 0
-    acc = []
-    for e, w in zip(ex, widths):
-        got = env[e["logits"]].reshape(n, C)
-        if "confidence" in e:
-            got = np.concatenate([got, env[e["confidence"]].reshape(n, 1)], axis=1)
-        worst = max(worst, float(np.abs(got - rec[:, off:off + w]).max()))
-        acc.append(float((got[:, :C].argmax(1) == lab).mean()))
-        off += w
+    ref = read_reference(os.path.join(bundle, man["reference"]["file"]))
+    assert len(ref) == len(ex) and all(r.shape[0] == len(lab) for r in ref)
+    for e, r in zip(ex, ref):
+        assert r.shape[1] == C + (1 if "confidence" in e else 0), e["name"]
+    # The runtime's input: pixels into input.range, normalised (bundle.preprocess).
+    got = exit_records(man, run_chain(bundle, man, preprocess(man["input"], px)))
+    worst = max(float(np.abs(g - r).max()) for g, r in zip(got, ref))
+    acc = [float((g[:, :C].argmax(1) == lab).mean()) for g in got]
     assert worst <= tol, f"reference parity {worst} > {tol}"
     return {"bundle": bundle, "max_abs_diff_vs_reference": worst, "test_pack_acc": acc}
 
