@@ -5,8 +5,9 @@
 use crate::case::{Bases, Case, Files, Run, Target};
 use std::collections::BTreeMap;
 use crate::rng::Rng;
+use exitwise::calibtrace::CalibrationTrace;
 use exitwise::pack::Pack;
-use exitwise::{Bundle, CpuModel};
+use exitwise::{Bundle, CpuModel, Evaluation};
 
 /// How far an execution got.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +96,42 @@ pub fn execute(case: &Case, bases: &Bases) -> Outcome {
 pub fn execute_in(mut case: Case, bases: &Bases, scratch: &mut Scratch) -> Outcome {
     let fail = |stage, e: exitwise::Error| Outcome::Error { stage, code: e.code.as_str() };
     match &case.run {
+        Run::ParsePack(f) if f == crate::trace::FILE => {
+            let base = bases.get(&case.base);
+            let bytes = case.set.get(f).or_else(|| base.get(f));
+            let Some(bytes) = bytes else { return Outcome::Error { stage: "parse", code: "NO_FILE" } };
+            let t = match CalibrationTrace::parse(f, bytes) {
+                Ok(t) => t,
+                Err(e) => return fail("parse", e),
+            };
+            if t.to_bytes() != *bytes {
+                return Outcome::Invariant("a parsed trace does not serialise back to its bytes".into());
+            }
+            // Checked against the base's own parts, then calibrated on, as a loader would.
+            let Some(m) = base.get("manifest.json").and_then(|b| exitwise::manifest::Manifest::parse(b).ok()) else {
+                return Outcome::Error { stage: "parse", code: "NO_FILE" };
+            };
+            if let Err(e) = t.check(f, &m) {
+                return fail("check", e);
+            }
+            // Costs rising by exit (the calibration needs no network, only what an exit costs).
+            let (segs, exits) = (m.segments.len(), m.exits.len());
+            let costs = exitwise::engine::Costs {
+                segments: vec![10; segs],
+                exits: vec![1; exits],
+                to_exit: (1..=exits as u64).map(|e| 11 * e).collect(),
+                plain: 10 * segs as u64 + 1,
+                plain_exits: (0..exits).map(|e| e + 1 == exits).collect(),
+            };
+            match Evaluation::from_calibration_trace(&m, &costs, &t) {
+                Ok(ev) => match ev.calibrate(1.0, &exitwise::CalibrateOptions::default()) {
+                    Ok(c) if c.thresholds.len() + 1 != m.exits.len() => Outcome::Invariant(format!("{} thresholds for {} exits", c.thresholds.len(), m.exits.len())),
+                    Ok(_) => Outcome::Ok("trace calibrated"),
+                    Err(e) => fail("calibrate", e),
+                },
+                Err(e) => fail("evaluate", e),
+            }
+        }
         Run::ParsePack(f) => {
             let bytes = case.set.get(f).or_else(|| bases.get(&case.base).get(f));
             let Some(bytes) = bytes else { return Outcome::Error { stage: "parse", code: "NO_FILE" } };

@@ -22,4 +22,5 @@ pub mod onnx;
 pub mod pack;
 pub mod rng;
 pub mod supervise;
+pub mod trace;
 pub mod worker;

@@ -1,9 +1,11 @@
-//! Pack target: real `testpack.bin` / `calibpack.bin` bytes with header fields set to edge
+//! Pack target: real `testpack.bin` / `calibpack.bin` bytes (and calibration traces,
+//! [`crate::trace`]) with header fields set to edge
 //! values, truncated, extended or re-sized; parsed directly (`Pack::parse`) or loaded in their
 //! bundle with the manifest's sha256 fixed so that parsing really happens at load.
 
 use crate::case::{Case, Run, Target};
 use crate::rng::Rng;
+use crate::trace;
 use exitwise::bundle::sha256_hex;
 use serde_json::Value;
 
@@ -117,13 +119,19 @@ fn mutate_once(rng: &mut Rng, b: &mut Vec<u8>, classes: usize) -> String {
 pub fn generate(rng: &mut Rng, bases: &crate::case::Bases) -> Case {
     let base = *rng.pick(&["tiny-mnist", "resnet-fmnist", "mobilenet-random"]);
     let files = bases.get(base);
-    let file = *rng.pick(&["testpack.bin", "calibpack.bin"]);
+    let choices: &[&str] = if files.contains_key(trace::FILE) {
+        &["testpack.bin", "calibpack.bin", trace::FILE]
+    } else {
+        &["testpack.bin", "calibpack.bin"]
+    };
+    let file = *rng.pick(choices);
+    let is_trace = file == trace::FILE;
     let mut notes = vec![format!("{file}")];
     let real = &files[file];
     let mut b = if rng.chance(2, 3) {
         let k = *rng.pick(&[1usize, 2, 3, 8, 16]);
         notes.push(format!("first {k} images"));
-        prefix(real, k)
+        if is_trace { trace::prefix(real, k) } else { prefix(real, k) }
     } else {
         real.clone()
     };
@@ -132,7 +140,7 @@ pub fn generate(rng: &mut Rng, bases: &crate::case::Bases) -> Case {
     // A resized valid pack is itself worth loading now and then: no further mutation.
     let depth = if rng.chance(1, 10) { 0 } else { crate::manifest::stack_depth(rng) };
     for _ in 0..depth {
-        notes.push(mutate_once(rng, &mut b, classes));
+        notes.push(if is_trace { trace::mutate_once(rng, &mut b) } else { mutate_once(rng, &mut b, classes) });
     }
     if rng.chance(1, 2) {
         return Case {
@@ -148,7 +156,11 @@ pub fn generate(rng: &mut Rng, bases: &crate::case::Bases) -> Case {
     // Through the bundle: fix the hash; without the reference outputs now and then (their
     // count must match the test pack's).
     let mut m = manifest;
-    let key = if file == "testpack.bin" { "test_pack" } else { "calibration_pack" };
+    let key = match file {
+        "testpack.bin" => "test_pack",
+        "calibpack.bin" => "calibration_pack",
+        _ => "calibration_trace",
+    };
     m[key]["sha256"] = Value::String(sha256_hex(&b));
     let mut drop = std::collections::BTreeSet::new();
     if rng.chance(1, 2) {
