@@ -563,7 +563,7 @@ async function installHarness({ codes, chunk }) {
     try {
       const manifest = await (await fetch("/models/tiny-mnist/manifest.json")).json();
       const names = ["manifest.json", ...manifest.segments.map((s) => s.file), ...manifest.exits.map((e) => e.file)];
-      for (const r of [manifest.test_pack, manifest.calibration_pack, manifest.reference]) if (r) names.push(r.file);
+      for (const r of [manifest.test_pack, manifest.calibration_pack, manifest.reference, manifest.calibration_trace]) if (r) names.push(r.file);
       const files = new LazyFiles();
       for (const n of names) Map.prototype.set.call(files, n, new Uint8Array(await (await fetch(`/models/tiny-mnist/${n}`)).arrayBuffer()));
       const m3 = await Promise.race([ew.Model.load(files, { backend: "cpu" }), new Promise((_, no) => setTimeout(() => no(new Error("load hung for 5 s")), 5000))]);

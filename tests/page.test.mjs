@@ -534,7 +534,7 @@ test("the test-set panel matches Evaluation.summary and the CLI's eval; calibrat
     assert.match(claim, lt.certified ? /^Guaranteed with 90 % confidence: accuracy drop ≤ 0\.5 pt on data like the calibration set/ : /^Nothing certified: /, claim);
     await waitThresholds(page, "#testset", expected);
     await waitThresholds(page, "#result", expected);
-    assert.match(await page.textContent("#calib-status"), /calibration trace \([\d,]+ held-out validation images/);
+    assert.match(await page.textContent("#calib-status"), /calibration trace \([\d,\s]+ held-out validation images/);
     await shot(page, "desktop-5-calibrated", true);
   }
   noErrors(page);

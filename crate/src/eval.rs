@@ -141,6 +141,66 @@ impl Evaluation {
         out
     }
 
+    /// Learn-then-Test losses at every shared threshold `g / 100`, g = 0..=100 (index g): what
+    /// [`Evaluation::tally`] gives at `[g / 100; early]`, in O(images × exits + grid). An image
+    /// leaves at the first early exit whose confidence reaches the threshold; with `top[e]` the
+    /// highest grid step exit e fires at and `reach[e]` its running maximum, it leaves at exit e
+    /// for the steps in (reach[e − 1], reach[e]], and at the final exit above reach[early − 1].
+    fn shared_losses(&self) -> Vec<usize> {
+        let steps = CALIBRATION_STEPS as i64;
+        let step = |g: i64| g as f32 / CALIBRATION_STEPS as f32;
+        // The highest g in 0..=steps with c >= g / 100 (the comparison `fires` makes), or −1.
+        let top = |c: f32| -> i64 {
+            if !(c >= 0.0) {
+                return -1;
+            }
+            let mut g = ((c as f64) * steps as f64).floor().clamp(0.0, steps as f64) as i64;
+            while g < steps && c >= step(g + 1) {
+                g += 1;
+            }
+            while g >= 0 && !(c >= step(g)) {
+                g -= 1;
+            }
+            g
+        };
+        // The final exit is the last; the early exits are the ones before it.
+        let last = self.exits - 1;
+        let early = last;
+        // Losses per g as a difference array over g = 0..=steps.
+        let mut diff = vec![0i64; steps as usize + 2];
+        let mut add = |lo: i64, hi: i64| {
+            // +1 loss for every g in [lo, hi] ∩ [0, steps].
+            let (lo, hi) = (lo.max(0), hi.min(steps));
+            if lo <= hi {
+                diff[lo as usize] += 1;
+                diff[hi as usize + 1] -= 1;
+            }
+        };
+        for i in 0..self.n {
+            let row = i * self.exits;
+            let final_right = self.correct[row + last];
+            if !final_right {
+                continue; // no exit can lose what the final classifier gets wrong
+            }
+            let mut below = -1i64; // reach of the exits before e
+            for e in 0..early {
+                let reach = below.max(top(self.confidence[row + e]));
+                if reach > below && !self.correct[row + e] {
+                    add(below + 1, reach);
+                }
+                below = reach;
+            }
+            // Above `below` it leaves at the final exit, which is right: no loss.
+        }
+        let mut out = Vec::with_capacity(steps as usize + 1);
+        let mut run = 0i64;
+        for d in diff.iter().take(steps as usize + 1) {
+            run += d;
+            out.push(run.max(0) as usize);
+        }
+        out
+    }
+
     fn final_correct(&self) -> usize {
         (0..self.n).filter(|i| self.correct[i * self.exits + self.exits - 1]).count()
     }
@@ -249,9 +309,15 @@ impl Evaluation {
         };
         let test = test.as_deref();
         let n = test.map_or(self.n, |b| b.len());
+        // The shared path's losses in one pass over the images (not one per step: calibrating
+        // a 10,000-image trace in the browser stays in milliseconds).
+        let shared = matches!(options.path, CalibrationPath::Shared).then(|| self.shared_losses());
         let mut losses = vec![0usize; path.len()];
         let ps = ltt::fixed_sequence(path.len(), delta, |j| {
-            losses[j] = self.tally(&path[j], test).loss;
+            losses[j] = match &shared {
+                Some(by_grid) => by_grid[CALIBRATION_STEPS as usize - j],
+                None => self.tally(&path[j], test).loss,
+            };
             ltt::p_value(losses[j], n, alpha)
         });
         let steps = ps.iter().take_while(|&&p| p <= delta).count();

@@ -424,3 +424,64 @@ fn serialises_in_camel_case() {
     let o: CalibrateOptions = serde_json::from_str(r#"{"delta": 0.05, "path": {"kind": "split", "fraction": 0.4}}"#).unwrap();
     assert_eq!(o, CalibrateOptions { delta: 0.05, path: CalibrationPath::Split { fraction: 0.4 } });
 }
+
+/// The shared path's losses come from one pass over the images (eval.rs `shared_losses`); they
+/// must be what simulating each step gives, on confidences at, just off and between grid values,
+/// NaN, negative and above 1, with one to three early exits.
+#[test]
+fn shared_path_losses_equal_step_by_step_simulation() {
+    let mut r = Rng(77);
+    let grid = |g: u32| g as f32 / 100.0;
+    let (mut certified, mut partial) = (0, 0);
+    for early in 1..=3 {
+        for round in 0..20 {
+            let n = 2500 + r.below(500);
+            let images: Vec<Image> = (0..n)
+                .map(|_| Image {
+                    exits: (0..=early)
+                        .map(|_| {
+                            let c = match r.below(8) {
+                                0 => grid(r.below(101) as u32),
+                                1 => f32::from_bits(grid(r.below(101) as u32).to_bits() + 1),
+                                2 => f32::from_bits(grid(1 + r.below(100) as u32).to_bits() - 1),
+                                3 if round % 2 == 0 => *[f32::NAN, -0.5, 1.5, 0.0, 1.0].get(r.below(5)).unwrap(),
+                                _ => (0.6 + 0.4 * r.f64()) as f32,
+                            };
+                            (c, r.below(100) < 85)
+                        })
+                        .collect(),
+                })
+                .collect();
+            let (ev, _) = evaluation(&images);
+            let path = shared_path(early);
+            // Step by step: the first early exit whose confidence reaches the threshold.
+            let losses: Vec<usize> = path
+                .iter()
+                .map(|t| {
+                    images
+                        .iter()
+                        .filter(|im| {
+                            let e = (0..early).find(|&e| im.exits[e].0 >= t[e]).unwrap_or(early);
+                            !im.exits[e].1 && im.exits[early].1
+                        })
+                        .count()
+                })
+                .collect();
+            for max_drop in [0.5, 1.0, 2.0, 5.0, 10.0, 20.0] {
+                let c = ev.calibrate(max_drop, &CalibrateOptions::default()).unwrap();
+                let ps = exitwise::calibrate::fixed_sequence(path.len(), 0.1, |j| p_value(losses[j], n, max_drop / 100.0));
+                let steps = ps.iter().take_while(|&&p| p <= 0.1).count();
+                assert_eq!(c.steps_certified, steps, "early {early} round {round} max drop {max_drop}");
+                certified += (steps > 0) as usize;
+                partial += (steps > 1 && steps < path.len()) as usize;
+                if steps > 0 {
+                    assert_eq!(c.thresholds, path[steps - 1]);
+                    assert_eq!(c.losses, losses[steps - 1]);
+                    assert_eq!(c.p_value, ps[steps - 1]);
+                }
+            }
+        }
+    }
+    // Both ends and the middle of the path were reached.
+    assert!(certified > 50 && partial > 50, "{certified} certified, {partial} stopped mid-path");
+}
