@@ -126,7 +126,7 @@ pub fn execute_in(mut case: Case, bases: &Bases, scratch: &mut Scratch) -> Outco
             match Evaluation::from_calibration_trace(&m, &costs, &t) {
                 Ok(ev) => match ev.calibrate(1.0, &exitwise::CalibrateOptions::default()) {
                     Ok(c) if c.thresholds.len() + 1 != m.exits.len() => Outcome::Invariant(format!("{} thresholds for {} exits", c.thresholds.len(), m.exits.len())),
-                    Ok(_) => Outcome::Ok("trace calibrated"),
+                    Ok(_) => Outcome::Ok("trace-calibrated"),
                     Err(e) => fail("calibrate", e),
                 },
                 Err(e) => fail("evaluate", e),

@@ -19,11 +19,18 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     }
 }
 
-fn set(b: &mut Vec<u8>, at: usize, v: &[u8]) {
-    if b.len() < at + v.len() {
-        b.resize(at + v.len(), 0);
+/// Writes `v` at `at`, growing the bytes only inside the header (offsets computed from a
+/// mutated header can be anywhere: a write past the end is skipped, not a 50 GB resize).
+fn set(b: &mut Vec<u8>, at: usize, v: &[u8]) -> bool {
+    let end = at.saturating_add(v.len());
+    if end > b.len() {
+        if end > HEADER {
+            return false;
+        }
+        b.resize(end, 0);
     }
-    b[at..at + v.len()].copy_from_slice(v);
+    b[at..end].copy_from_slice(v);
+    true
 }
 
 /// The first `k` images of a real trace, a valid trace itself.
@@ -61,14 +68,18 @@ pub fn mutate_once(rng: &mut Rng, b: &mut Vec<u8>) -> String {
         4 if records > 0 => {
             let i = rng.below(records.min(4096));
             let v = *rng.pick(EDGE_F32);
-            set(b, HEADER + 4 * i, &v.to_le_bytes());
+            if !set(b, HEADER + 4 * i, &v.to_le_bytes()) {
+                return "confidence out of the bytes".into();
+            }
             format!("confidence {i} = {v}")
         }
         5 if records > 0 => {
             let i = rng.below(records.min(4096));
             let v = *rng.pick(&[9u16, 10, 11, 100, u16::MAX, 0]);
             let at = HEADER.saturating_add(records.saturating_mul(4)).saturating_add(2 * i);
-            set(b, at, &v.to_le_bytes());
+            if !set(b, at, &v.to_le_bytes()) {
+                return "class out of the bytes".into();
+            }
             format!("class {i} = {v}")
         }
         6 => {
