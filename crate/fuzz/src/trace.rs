@@ -96,7 +96,7 @@ pub fn mutate_once(rng: &mut Rng, b: &mut Vec<u8>) -> String {
         _ => {
             // Count changed with the body re-sized to match: a well-formed trace of another size.
             let k = *rng.pick(&[1usize, 2, n.saturating_sub(1), n + 1]);
-            match k.checked_mul(e).filter(|&r| r < 1 << 20) {
+            match k.checked_mul(e).filter(|&r| r < 1 << 20 && k < 1 << 20) {
                 Some(r) => {
                     b.truncate(HEADER);
                     b.resize(HEADER + 4 * r, 0);
