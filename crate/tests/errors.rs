@@ -44,6 +44,39 @@ fn missing_and_broken_manifests() {
     assert_eq!(code(&edited(|m| m["exits"][0]["rule"] = "vibes".into())), ErrorCode::BadManifest);
 }
 
+/// A manifest over 1 MiB is refused before it is parsed (crate/fuzz found 5,000 exits of 5,000
+/// inputs each, ~150 MB of JSON, parsing into more than 1 GiB of strings); one just under the
+/// limit still loads.
+#[test]
+fn huge_manifests_are_refused_before_parsing() {
+    let padded = |bytes: usize| {
+        let files = chain(false, true);
+        let mut m = manifest_of(&files);
+        let base = serde_json::to_vec_pretty(&m).unwrap().len();
+        m["description"] = "x".repeat(bytes.saturating_sub(base + 40)).into();
+        let mut f = files.clone();
+        f.insert("manifest.json".into(), serde_json::to_vec_pretty(&m).unwrap());
+        f
+    };
+    let under = padded(exitwise::manifest::MAX_MANIFEST_BYTES - 100);
+    assert!(under["manifest.json"].len() <= exitwise::manifest::MAX_MANIFEST_BYTES);
+    assert!(Bundle::from_files(&under).is_ok());
+    let over = padded(exitwise::manifest::MAX_MANIFEST_BYTES + 100);
+    assert!(over["manifest.json"].len() > exitwise::manifest::MAX_MANIFEST_BYTES);
+    let e = Bundle::from_files(&over).err().expect("refused");
+    assert_eq!(e.code, ErrorCode::BadManifest);
+    assert!(e.message.contains("1 MiB"), "{}", e.message);
+    // The fuzzer's case: many exits with many inputs, far over the limit, refused the same way.
+    let mut m = manifest_of(&chain(false, true));
+    let ins: Vec<String> = (0..2000).map(|i| format!("a{i}")).collect();
+    m["exits"][1]["inputs"] = serde_json::json!(ins);
+    let copy = m["exits"][1].clone();
+    m["exits"] = serde_json::json!(vec![copy; 300]);
+    let mut f = chain(false, true);
+    f.insert("manifest.json".into(), serde_json::to_vec(&m).unwrap());
+    assert_eq!(Bundle::from_files(&f).err().expect("refused").code, ErrorCode::BadManifest);
+}
+
 #[test]
 fn wrong_hash_names_the_file() {
     let files = edited(|m| m["segments"][1]["sha256"] = "00".repeat(32).into());
