@@ -94,7 +94,9 @@ fn mutate_once(rng: &mut Rng, b: &mut Vec<u8>, classes: usize) -> String {
             }
             let (n, img) = (u32_at(b, 8) as usize, (u32_at(b, 12) as usize).saturating_mul(u32_at(b, 16) as usize).saturating_mul(u32_at(b, 20) as usize));
             let k = *rng.pick(&[0usize, 1, 2, n.saturating_sub(1), n + 1]);
-            match img.checked_mul(k).filter(|&s| s < 1 << 24) {
+            // Bounded in pixels and in labels (a zero-pixel shape with a count of 2^31 asked the
+            // generator for 2 GiB of labels).
+            match img.checked_mul(k).filter(|&s| s < 1 << 24 && k < 1 << 20) {
                 Some(size) => {
                     let labels: Vec<u8> = (0..k).map(|i| (i % classes) as u8).collect();
                     b.truncate(HEADER);
