@@ -5,6 +5,7 @@ use crate::bundle::Bundle;
 use crate::error::Result;
 
 pub mod choose;
+pub mod cpu_kernels;
 pub mod tract;
 pub mod wait;
 #[cfg(feature = "webgpu")]

@@ -29,7 +29,7 @@ struct Plan {
 
 impl Plan {
     fn new(graph: TypedModel) -> TractResult<Plan> {
-        let runnable = graph.into_optimized()?.into_runnable()?;
+        let runnable = super::cpu_kernels::optimize(graph)?.into_runnable()?;
         Ok(Plan { runnable, state: RefCell::new(None) })
     }
 

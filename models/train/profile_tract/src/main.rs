@@ -5,8 +5,9 @@
 //!
 //! Each part gets two plans: "N symbolic", the bundle's decluttered graph with the batch still the
 //! symbol `N`, `into_optimized`, `into_runnable` (the CPU backend's plan before it bound batch 1
-//! at load), and "N fixed", the same with `N` set to `batch` before optimising (what
-//! `crate/src/backend/tract.rs` now builds for batch 1). tract runs single-threaded here. Inputs
+//! at load), and "N fixed", the same with `N` set to `batch` before optimising, with exitwise's
+//! own kernels swapped in (`exitwise::backend::cpu_kernels::optimize`: what
+//! `crate/src/backend/tract.rs` builds). tract runs single-threaded here. Inputs
 //! are the activations the first `batch` test-pack images produce. Per part: the median plain `run` time, then every node's share of the
 //! instrumented runs (each node's `eval` timed; op name, tract's `info()`, output shape), and the
 //! times summed by op name.
@@ -93,7 +94,16 @@ fn main() -> TractResult<()> {
     let dir = args.get(1).cloned().unwrap_or_else(|| "../../mobilenet-random".into());
     let reps: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);
     let batch: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
-    let bundle = Bundle::from_dir(&dir).map_err(|e| TractError::msg(e.to_string()))?;
+    // Every file of the folder, read here (`Bundle::from_dir` is native-only; this also runs
+    // as wasm32-wasip1 under Node's WASI, to profile tract's wasm kernels).
+    let mut files = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(&dir)? {
+        let e = e?;
+        if e.file_type()?.is_file() {
+            files.insert(e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path())?);
+        }
+    }
+    let bundle = Bundle::from_files(&files).map_err(|e| TractError::msg(e.to_string()))?;
     let m = bundle.manifest.clone();
     println!("# {} — {reps} runs per plan, batch {batch}, one thread", m.name);
     let mut acts: HashMap<String, TValue> = HashMap::new();
@@ -111,7 +121,7 @@ fn main() -> TractResult<()> {
         let part = if is_seg { &bundle.segments[i] } else { &bundle.exits[i] };
         let inputs: TVec<TValue> = ins.iter().map(|n| acts[n].clone()).collect();
         let runtime: Plan = part.graph.clone().into_optimized()?.into_runnable()?;
-        let concrete: Plan = fixed(&part.graph, batch)?.into_optimized()?.into_runnable()?;
+        let concrete: Plan = exitwise::backend::cpu_kernels::optimize(fixed(&part.graph, batch)?)?.into_runnable()?;
         let out = runtime.run(inputs.clone())?;
         for (n, v) in outs.iter().zip(out) {
             acts.insert(n.clone(), v);
