@@ -57,7 +57,11 @@ fn shipped_traces_equal_the_runtime_on_the_calibration_pack() {
         assert_eq!(trace.labels[..p.count], labels[..], "{name}: labels");
         let model = CpuModel::new(bundle).unwrap();
         let len = model.manifest().input.len();
-        // One image at a time, as `classify` runs and `exitwise trace` traces: bit for bit.
+        // One image at a time, as `classify` runs and `exitwise trace` traces: the same classes,
+        // confidences to the last bits. Not bit for bit across machines: tract picks its matmul
+        // kernels by CPU (AVX2 or AVX-512 here, SIMD128 in wasm), which can round a last bit
+        // differently (tiny-mnist image 4, exit 0: 0.9573026 made on one x86-64, 0.9573027 on
+        // another). On the machine that traced, `exitwise trace` equals the runtime exactly (cli.rs).
         let mut single = Vec::new();
         for i in 0..p.count {
             let t = model.trace(&from_u8(&model.manifest().input, &p.pixels[i * len..(i + 1) * len])).unwrap();
@@ -65,7 +69,7 @@ fn shipped_traces_equal_the_runtime_on_the_calibration_pack() {
             let want: Vec<(f32, u16)> = t.exits.iter().map(|o| (o.confidence, o.class as u16)).collect();
             assert_eq!(got.len(), want.len());
             for (e, (g, w)) in got.iter().zip(&want).enumerate() {
-                assert!(g.0.to_bits() == w.0.to_bits() && g.1 == w.1, "{name}: image {i} exit {e}: trace {g:?}, runtime {w:?}");
+                assert!((g.0 - w.0).abs() <= 1e-6 && g.1 == w.1, "{name}: image {i} exit {e}: trace {g:?}, runtime {w:?}");
             }
             single.push(t);
         }
