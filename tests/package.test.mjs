@@ -17,6 +17,7 @@ import { gzipSync } from "node:zlib";
 import { chromium } from "playwright-core";
 import { startServer, listBundles, ROOT } from "./server.mjs";
 import { encodePng } from "./png.mjs";
+import { sharedFirstCall } from "./wasm-ctors.mjs";
 
 const PKG = join(ROOT, "crate", "pkg");
 const OUT = join(ROOT, "tests", "out", "consumers");
@@ -149,6 +150,14 @@ test("npm pack gives a complete, described package", () => {
     .replace(/^export interface InitOutput \{[\s\S]*?^\}/m, "");
   assert.match(dts, /export class Model/, "the declarations are there");
   assert.deepEqual(dts.split("\n").filter((l) => /\bany\b/.test(l.replace(/\/\/.*$/, ""))), [], "no `any` in the public types");
+});
+
+// A module linked "command-style" re-runs every static constructor at the top of every export
+// (crate/src/js/ctors.rs): before the fix 22 of the 43 exports began with the same call.
+test("the shipped .wasm runs its static constructors once, not on every call", () => {
+  const { exports, share } = sharedFirstCall(join(PKG, "exitwise_bg.wasm"));
+  assert.ok(exports > 20, `${exports} exported functions`);
+  assert.ok(share < 0.2, `${Math.round(share * exports)} of ${exports} exports start with the same call: constructor wrappers`);
 });
 
 test("a Vite app built against the tarball classifies an image in Chromium", { timeout: 2 * LONG }, async (t) => {

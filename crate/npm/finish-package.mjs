@@ -41,7 +41,8 @@ if (glue.includes("async function __wbg_init(")) {
   const body = lines.slice(i).map((l) => {
     let m;
     if ((m = /^export (class|function) (\w+)/.exec(l))) {
-      exported.push([m[2], m[2]]);
+      // The start function (crate/src/js/ctors.rs) runs once at init, from the glue itself.
+      if (m[2] !== "run_constructors_once") exported.push([m[2], m[2]]);
       return l.slice("export ".length);
     }
     if ((m = /^export \{ (.*) \};$/.exec(l))) {

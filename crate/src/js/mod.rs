@@ -22,6 +22,7 @@ use crash::Counted;
 use wasm_bindgen_futures::future_to_promise;
 
 mod crash;
+mod ctors;
 mod fetch;
 mod read;
 pub mod runner;
@@ -547,6 +548,7 @@ impl Model {
 impl Model {
     /// [`Model::load`] for Rust callers (the browser tests): the model itself, not a Promise.
     pub async fn load_from(source: JsValue, options: JsValue) -> JsResult<Model> {
+        ctors::ensure();
         let opt = |key: &str| read::field(&options, key, ErrorCode::Backend, "options").map_err(js_error);
         let progress = opt("onProgress")?;
         let progress: Option<Function> = match progress.dyn_into::<Function>() {

@@ -4,6 +4,13 @@
 
 use tract_onnx::tract_core::internal::*;
 
+/// tract's max step: `v` replaces the running maximum only when greater (so a NaN never does).
+/// Written as a select, not a branch, so the 2×2 loop has none.
+#[inline(always)]
+fn fold(m: f32, v: f32) -> f32 {
+    if m < v { v } else { m }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MaxPool2d {
     /// Input shape [N, C, H, W] and output shape [N, C, OH, OW], fixed when the plan is built.
@@ -33,9 +40,7 @@ impl MaxPool2d {
                     for kx in 0..self.kernel[1] {
                         let Some(ix) = (ox * self.stride[1] + kx * self.dilation[1]).checked_sub(self.pad_before[1]) else { continue };
                         if let Some(&v) = line.get(ix) {
-                            if m < v {
-                                m = v;
-                            }
+                            m = fold(m, v);
                         }
                     }
                 }
@@ -51,13 +56,7 @@ impl MaxPool2d {
         for (row, pair) in dst.chunks_exact_mut(ow).zip(src.chunks_exact(2 * w)) {
             let (a, b) = pair.split_at(w);
             for ((out, a), b) in row.iter_mut().zip(a.chunks_exact(2)).zip(b.chunks_exact(2)) {
-                let mut m = f32::MIN;
-                for v in [a[0], a[1], b[0], b[1]] {
-                    if m < v {
-                        m = v;
-                    }
-                }
-                *out = m;
+                *out = fold(fold(fold(fold(f32::MIN, a[0]), a[1]), b[0]), b[1]);
             }
         }
     }
