@@ -17,7 +17,7 @@ import { gzipSync } from "node:zlib";
 import { chromium } from "playwright-core";
 import { startServer, listBundles, ROOT } from "./server.mjs";
 import { encodePng } from "./png.mjs";
-import { sharedFirstCall } from "./wasm-ctors.mjs";
+import { sharedFirstCall } from "./wasm-binary.mjs";
 
 const PKG = join(ROOT, "crate", "pkg");
 const OUT = join(ROOT, "tests", "out", "consumers");

@@ -5,27 +5,12 @@
 //   CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_STRIP=false wasm-pack build crate \
 //     --release --target web --out-dir pkg-prof --out-name exitwise --no-opt -- --features webgpu
 //   node tests/bench/profile.mjs /crate/pkg-prof/ tiny-mnist 3000 [defaults|all]
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { startServer, ROOT } from "../server.mjs";
+import { functionNames } from "../wasm-binary.mjs";
 
-/** Function index → name, from the `name` custom section (subsection 1). */
-function wasmNames(path) {
-  const m = new WebAssembly.Module(readFileSync(path));
-  const [sec] = WebAssembly.Module.customSections(m, "name");
-  const names = new Map();
-  if (!sec) return names;
-  const b = new Uint8Array(sec); let p = 0;
-  const leb = () => { let r = 0, s = 0, x; do { x = b[p++]; r += (x & 0x7f) * 2 ** s; s += 7; } while (x & 0x80); return r; };
-  while (p < b.length) {
-    const id = b[p++]; const size = leb(); const end = p + size;
-    if (id === 1) { for (let n = leb(); n > 0; n--) { const idx = leb(); const len = leb(); names.set(idx, new TextDecoder().decode(b.subarray(p, p + len))); p += len; } }
-    p = end;
-  }
-  return names;
-}
-const NAMES = wasmNames(join(ROOT, process.argv[2], "exitwise_bg.wasm"));
+const NAMES = functionNames(join(ROOT, process.argv[2], "exitwise_bg.wasm"));
 const demangle = (s) => s.replace(/::h[0-9a-f]{16}$/, "");
 const [pkg, bundle, reps, mode] = [process.argv[2], process.argv[3], +process.argv[4], process.argv[5] || "defaults"];
 const { url, server } = await startServer();

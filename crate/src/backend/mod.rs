@@ -8,6 +8,7 @@ pub mod choose;
 pub mod cpu_kernels;
 pub mod tract;
 pub mod wait;
+pub mod window;
 #[cfg(feature = "webgpu")]
 pub mod gpu;
 

@@ -2,6 +2,7 @@
 //! wasm (its SIMD fast path is stride 1 on x86/arm only): a 2×2/2 pool of 16×28×28 took 215 µs
 //! there, longer than the convolution before it. This is a plain loop over each plane.
 
+use crate::backend::window::Window;
 use tract_onnx::tract_core::internal::*;
 
 /// tract's max step: `v` replaces the running maximum only when greater (so a NaN never does).
@@ -13,32 +14,33 @@ fn fold(m: f32, v: f32) -> f32 {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MaxPool2d {
-    /// Input shape [N, C, H, W] and output shape [N, C, OH, OW], fixed when the plan is built.
+    /// Input shape [N, C, H, W], fixed when the plan is built.
     pub input: [usize; 4],
-    pub output: [usize; 4],
-    pub kernel: [usize; 2],
-    pub stride: [usize; 2],
-    pub dilation: [usize; 2],
-    pub pad_before: [usize; 2],
+    pub window: Window,
 }
 
 impl MaxPool2d {
+    /// [N, C, OH, OW].
+    pub fn output(&self) -> [usize; 4] {
+        [self.input[0], self.input[1], self.window.output[0], self.window.output[1]]
+    }
+
     /// One plane. Out-of-bounds taps (padding) are skipped, and a value replaces the running
     /// maximum only when greater — tract's fold, so both give the same bits (NaN included).
     fn plane(&self, src: &[f32], dst: &mut [f32]) {
         let [_, _, h, w] = self.input;
-        let [_, _, _, ow] = self.output;
+        let Window { kernel, stride, dilation, pad_before, output: [_, ow], .. } = self.window;
         for (oy, row) in dst.chunks_exact_mut(ow).enumerate() {
             for (ox, out) in row.iter_mut().enumerate() {
                 let mut m = f32::MIN;
-                for ky in 0..self.kernel[0] {
-                    let Some(iy) = (oy * self.stride[0] + ky * self.dilation[0]).checked_sub(self.pad_before[0]) else { continue };
+                for ky in 0..kernel[0] {
+                    let Some(iy) = (oy * stride[0] + ky * dilation[0]).checked_sub(pad_before[0]) else { continue };
                     if iy >= h {
                         continue;
                     }
                     let line = &src[iy * w..(iy + 1) * w];
-                    for kx in 0..self.kernel[1] {
-                        let Some(ix) = (ox * self.stride[1] + kx * self.dilation[1]).checked_sub(self.pad_before[1]) else { continue };
+                    for kx in 0..kernel[1] {
+                        let Some(ix) = (ox * stride[1] + kx * dilation[1]).checked_sub(pad_before[1]) else { continue };
                         if let Some(&v) = line.get(ix) {
                             m = fold(m, v);
                         }
@@ -52,7 +54,7 @@ impl MaxPool2d {
     /// The unpadded 2×2, stride-2 pool (every shipped bundle's): two rows in, one row out.
     fn plane_2x2s2(&self, src: &[f32], dst: &mut [f32]) {
         let [_, _, _, w] = self.input;
-        let [_, _, _, ow] = self.output;
+        let ow = self.window.output[1];
         for (row, pair) in dst.chunks_exact_mut(ow).zip(src.chunks_exact(2 * w)) {
             let (a, b) = pair.split_at(w);
             for ((out, a), b) in row.iter_mut().zip(a.chunks_exact(2)).zip(b.chunks_exact(2)) {
@@ -68,7 +70,8 @@ impl Op for MaxPool2d {
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!("kernel {:?} stride {:?} dilation {:?} pad {:?}", self.kernel, self.stride, self.dilation, self.pad_before)])
+        let w = &self.window;
+        Ok(vec![format!("kernel {:?} stride {:?} dilation {:?} pad {:?}", w.kernel, w.stride, w.dilation, w.pad_before)])
     }
 
     op_as_typed_op!();
@@ -82,11 +85,11 @@ impl EvalOp for MaxPool2d {
         let src = input.try_as_plain_ram()?;
         let src = src.as_slice::<f32>()?;
         let [n, c, h, w] = self.input;
-        let [_, _, oh, ow] = self.output;
+        let [oh, ow] = self.window.output;
         if input.shape() != self.input {
             bail!("{}: input {:?}, planned for {:?}", self.name(), input.shape(), self.input);
         }
-        let mut out = Tensor::zero::<f32>(&self.output)?;
+        let mut out = Tensor::zero::<f32>(&self.output())?;
         if h * w == 0 || oh * ow == 0 {
             return Ok(tvec!(out.into_tvalue()));
         }
@@ -94,7 +97,8 @@ impl EvalOp for MaxPool2d {
             let mut view = out.try_as_plain_ram_mut()?;
             let dst = view.as_slice_mut::<f32>()?;
             // Without padding, and no partial window at the end (ceil mode could add one).
-            let simple = self.kernel == [2, 2] && self.stride == [2, 2] && self.dilation == [1, 1] && self.pad_before == [0, 0] && oh * 2 <= h && ow * 2 <= w;
+            let wd = &self.window;
+            let simple = wd.kernel == [2, 2] && wd.stride == [2, 2] && wd.dilation == [1, 1] && wd.pad_before == [0, 0] && oh * 2 <= h && ow * 2 <= w;
             for (s, d) in src.chunks_exact(h * w).zip(dst.chunks_exact_mut(oh * ow)).take(n * c) {
                 if simple {
                     self.plane_2x2s2(s, d);
@@ -111,6 +115,6 @@ impl TypedOp for MaxPool2d {
     as_op!();
 
     fn output_facts(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        Ok(tvec!(f32::fact(self.output)))
+        Ok(tvec!(f32::fact(self.output())))
     }
 }

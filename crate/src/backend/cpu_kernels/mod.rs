@@ -13,7 +13,7 @@ pub mod pad;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::array::{Pad, PadMode};
 use tract_onnx::tract_core::ops::cnn::MaxPool;
-use tract_onnx::tract_core::ops::nn::DataFormat;
+use crate::backend::window::Window;
 
 pub use maxpool::MaxPool2d;
 pub use pad::Pad2d;
@@ -21,71 +21,46 @@ pub use pad::Pad2d;
 /// `graph` optimised for tract's CPU plan, with exitwise's kernels swapped in.
 pub fn optimize(graph: TypedModel) -> TractResult<TypedModel> {
     let mut graph = graph.into_decluttered()?;
-    swap_max_pools(&mut graph)?;
+    swap(&mut graph, max_pool);
     let mut graph = graph.into_optimized()?;
-    swap_pads(&mut graph)?;
+    swap(&mut graph, pad);
     Ok(graph)
 }
 
-fn concrete<'a>(model: &'a TypedModel, node: &TypedNode) -> Option<(&'a TypedFact, TVec<usize>)> {
-    let fact = model.outlet_fact(*node.inputs.first()?).ok()?;
-    let shape = fact.shape.as_concrete()?.into();
-    (fact.datum_type == f32::datum_type()).then_some((fact, shape))
-}
-
-fn max_pool(model: &TypedModel, node: &TypedNode, op: &MaxPool) -> Option<MaxPool2d> {
-    let spec = &op.pool_spec;
-    if op.with_index_outputs.is_some() || spec.data_format != DataFormat::NCHW || spec.kernel_shape.len() != 2 {
-        return None;
+/// Replaces the op of every node running an `O` on a concrete f32 input with the kernel `make`
+/// builds from that input's shape — when it builds one, and its output is the node's (same
+/// type and shape, so nothing downstream changes).
+fn swap<O: TypedOp, K: TypedOp>(model: &mut TypedModel, make: impl Fn(&[usize], &O) -> Option<K>) {
+    for id in 0..model.nodes.len() {
+        let node = &model.nodes[id];
+        let Some(op) = node.op_as::<O>() else { continue };
+        let Some(fact) = node.inputs.first().and_then(|&i| model.outlet_fact(i).ok()) else { continue };
+        let Some(shape) = fact.shape.as_concrete().filter(|_| fact.datum_type == f32::datum_type()) else { continue };
+        let Some(kernel) = make(shape, op) else { continue };
+        let out = kernel.output_facts(&[]).unwrap_or_default();
+        let same = match (&out[..], &node.outputs[..]) {
+            ([got], [want]) => got.datum_type == want.fact.datum_type && got.shape == want.fact.shape,
+            _ => false,
+        };
+        if same {
+            model.nodes[id].op = Box::new(kernel);
+        }
     }
-    let (_, shape) = concrete(model, node)?;
-    let input: [usize; 4] = shape.as_slice().try_into().ok()?;
-    let padding = spec.computed_padding(&input[2..]);
-    let output = [input[0], input[1], padding.first()?.convoluted, padding.get(1)?.convoluted];
-    let out_fact = node.outputs.first()?.fact.shape.as_concrete()?;
-    let two = |v: &[usize]| -> Option<[usize; 2]> { v.try_into().ok() };
-    (out_fact == output).then_some(MaxPool2d {
-        input,
-        output,
-        kernel: two(&spec.kernel_shape)?,
-        stride: two(&spec.strides())?,
-        dilation: two(&spec.dilations())?,
-        pad_before: [padding[0].pad_before, padding[1].pad_before],
-    })
-    .filter(|p| p.kernel.iter().chain(&p.stride).chain(&p.dilation).all(|&k| k >= 1))
 }
 
-fn pad(model: &TypedModel, node: &TypedNode, op: &Pad) -> Option<Pad2d> {
+fn max_pool(shape: &[usize], op: &MaxPool) -> Option<MaxPool2d> {
+    let input: [usize; 4] = shape.try_into().ok()?;
+    let window = Window::of(&op.pool_spec, [input[2], input[3]])?;
+    op.with_index_outputs.is_none().then_some(MaxPool2d { input, window })
+}
+
+fn pad(shape: &[usize], op: &Pad) -> Option<Pad2d> {
     let PadMode::Constant(value) = &op.mode else { return None };
-    let value = value.cast_to_scalar::<f32>().ok()?;
-    let (_, input) = concrete(model, node)?;
-    let r = input.len();
-    if r < 2 || op.pads.len() != r || op.pads[..r - 2].iter().any(|&p| p != (0, 0)) {
+    let r = shape.len().checked_sub(2)?;
+    if op.pads.len() != shape.len() || op.pads[..r].iter().any(|&p| p != (0, 0)) {
         return None;
     }
-    let p = Pad2d { input, pads: [op.pads[r - 2], op.pads[r - 1]], value };
-    let out_fact = node.outputs.first()?.fact.shape.as_concrete()?;
-    (out_fact == &*p.output()).then_some(p)
-}
-
-fn swap_max_pools(model: &mut TypedModel) -> TractResult<()> {
-    for id in 0..model.nodes.len() {
-        let node = &model.nodes[id];
-        if let Some(p) = node.op_as::<MaxPool>().and_then(|op| max_pool(model, node, op)) {
-            model.nodes[id].op = Box::new(p);
-        }
-    }
-    Ok(())
-}
-
-fn swap_pads(model: &mut TypedModel) -> TractResult<()> {
-    for id in 0..model.nodes.len() {
-        let node = &model.nodes[id];
-        if let Some(p) = node.op_as::<Pad>().and_then(|op| pad(model, node, op)) {
-            model.nodes[id].op = Box::new(p);
-        }
-    }
-    Ok(())
+    Some(Pad2d { input: shape.into(), pads: [op.pads[r], op.pads[r + 1]], value: value.cast_to_scalar::<f32>().ok()? })
 }
 
 /// The names of the ops in `model`'s nodes, e.g. to check which kernels a plan runs.

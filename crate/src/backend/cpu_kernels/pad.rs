@@ -16,12 +16,14 @@ pub struct Pad2d {
 impl Eq for Pad2d {}
 
 impl Pad2d {
-    pub fn output(&self) -> TVec<usize> {
+    /// The padded shape; `None` for an input of rank < 2 or a size past `usize`.
+    pub fn output(&self) -> Option<TVec<usize>> {
         let mut s = self.input.clone();
-        let r = s.len();
-        s[r - 2] += self.pads[0].0 + self.pads[0].1;
-        s[r - 1] += self.pads[1].0 + self.pads[1].1;
-        s
+        let r = s.len().checked_sub(2)?;
+        for (d, (before, after)) in s[r..].iter_mut().zip(self.pads) {
+            *d = d.checked_add(before)?.checked_add(after)?;
+        }
+        Some(s)
     }
 }
 
@@ -47,7 +49,7 @@ impl EvalOp for Pad2d {
         }
         let src = input.try_as_plain_ram()?;
         let src = src.as_slice::<f32>()?;
-        let shape = self.output();
+        let Some(shape) = self.output() else { bail!("{}: no padded shape for {:?}", self.name(), self.input) };
         let r = shape.len();
         let (h, w) = (self.input[r - 2], self.input[r - 1]);
         let (ph, pw) = (shape[r - 2], shape[r - 1]);
@@ -77,6 +79,7 @@ impl TypedOp for Pad2d {
     as_op!();
 
     fn output_facts(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        Ok(tvec!(f32::fact(self.output())))
+        let Some(shape) = self.output() else { bail!("{}: no padded shape for {:?}", self.name(), self.input) };
+        Ok(tvec!(f32::fact(shape)))
     }
 }

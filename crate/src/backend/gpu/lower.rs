@@ -21,15 +21,7 @@ use tract_onnx::tract_core::ops::source::TypedSource;
 
 pub type ValueId = usize;
 
-/// 2-D window geometry shared by convolution and pooling.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Window {
-    pub kernel: [usize; 2],
-    pub stride: [usize; 2],
-    pub dilation: [usize; 2],
-    pub pad_before: [usize; 2],
-    pub pad_after: [usize; 2],
-}
+pub use crate::backend::window::Window;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
@@ -171,7 +163,7 @@ impl Lowering<'_> {
             // that is the 1×1 kernel's exact layout, with pixels on the fast thread axis.
             let one_by_one = GemmAxes { a: [vec![0], vec![2, 3], vec![1]], b: [vec![], vec![0], vec![1]], y: [vec![0], vec![2, 3], vec![1]] };
             if g == one_by_one && self.konst(node, 1).is_ok() {
-                let window = Window { kernel: [1, 1], stride: [1, 1], dilation: [1, 1], pad_before: [0, 0], pad_after: [0, 0] };
+                let window = Window { kernel: [1, 1], stride: [1, 1], dilation: [1, 1], pad_before: [0, 0], pad_after: [0, 0], output: self.hw(node)? };
                 return Ok((Op::Conv { window, group: 1, fast: true }, vec![0]));
             }
             return Ok((Op::Gemm(g), vec![0, 1]));
@@ -252,18 +244,15 @@ impl Lowering<'_> {
         if spec.data_format != DataFormat::NCHW || spec.rank() != 2 {
             return Err(unsupported(self.file, node, "only 2-D NCHW windows"));
         }
+        Window::of(spec, self.hw(node)?).ok_or_else(|| unsupported(self.file, node, "a window with a zero kernel, stride or dilation"))
+    }
+
+    /// Height and width of the node's NCHW input.
+    fn hw(&self, node: &TypedNode) -> Result<[usize; 2]> {
         let shape = self.in_shape(node, 0)?;
-        let hw: Vec<usize> = shape[2..].iter().map(|d| d.to_usize().ok()).collect::<Option<_>>()
+        let hw: Vec<usize> = shape.get(2..).unwrap_or_default().iter().map(|d| d.to_usize().ok()).collect::<Option<_>>()
             .ok_or_else(|| unsupported(self.file, node, "symbolic spatial dims"))?;
-        let pads = spec.computed_padding(&hw);
-        let pair = |v: &[usize]| [v[0], v[1]];
-        Ok(Window {
-            kernel: pair(&spec.kernel_shape),
-            stride: pair(&spec.strides()),
-            dilation: pair(&spec.dilations()),
-            pad_before: [pads[0].pad_before, pads[1].pad_before],
-            pad_after: [pads[0].pad_after, pads[1].pad_after],
-        })
+        hw.try_into().map_err(|_| unsupported(self.file, node, "only 2-D NCHW windows"))
     }
 
     /// The convolution's weights as OIHW f32 and its bias expanded to `[Cout]` (zero for a 1×1
