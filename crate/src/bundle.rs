@@ -240,7 +240,7 @@ fn dims(s: &[usize]) -> String {
 }
 
 fn load_part(name: &str, file: &str, bytes: &[u8], in_shapes: &[Vec<usize>], n_outputs: usize, limits: &LoadLimits) -> Result<Part> {
-    let onnx = tract_onnx::onnx();
+    let onnx = crate::onnx::parser();
     let proto = onnx
         .proto_model_for_read(&mut &*bytes)
         .map_err(|e| Error::new(ErrorCode::BadOnnx, format!("{file}: not a readable ONNX model: {}", tract_chain(&e))))?;

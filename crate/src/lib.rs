@@ -21,6 +21,7 @@ pub mod info;
 pub mod input;
 pub mod macs;
 pub mod manifest;
+pub mod onnx;
 pub mod ops;
 pub mod pack;
 pub mod rules;

@@ -9,6 +9,7 @@ use exitwise::admission::{admit, LoadLimits};
 use exitwise::{Bundle, ErrorCode};
 use prost::Message;
 use support::onnx::{float, int, ints, string, tensor, Graph, Lcg};
+use support::samples::sample;
 use support::{with_manifest, Files};
 use tract_onnx::pb::{ModelProto, TensorProto};
 use tract_onnx::prelude::*;
@@ -496,124 +497,16 @@ fn every_shipped_bundle_passes_admission() {
         }
         // The plain network too (one file, the model input).
         let bytes = std::fs::read(dir.join("full.onnx")).unwrap();
-        let proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).unwrap();
+        let proto = exitwise::onnx::parser().proto_model_for_read(&mut &bytes[..]).unwrap();
         let shape = b.manifest.input.shape[1..].to_vec();
         let e = admit("full.onnx", &proto, &[shape], &LoadLimits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
         println!("{name}/full.onnx: {e:?}");
     }
 }
 
-/// One small graph per listed op: (graph, model input shapes without the batch).
-fn sample(op: &str) -> (Graph, Vec<Vec<usize>>) {
-    let img = vec![3, 8, 8];
-    let mut g = Graph::default();
-    let mut shapes = vec![img.clone()];
-    let x = g.input("x", &[N, Some(3), Some(8), Some(8)]);
-    let flat = |g: &mut Graph, shapes: &mut Vec<Vec<usize>>| {
-        *g = Graph::default();
-        *shapes = vec![vec![6]];
-        g.input("x", &[N, Some(6)])
-    };
-    let y = Some("y");
-    match op {
-        "Add" | "Sub" | "Mul" | "Div" | "Max" | "Min" => {
-            let c = g.init(&[1, 3, 1, 1], vec![1.5, 2.0, 2.5]);
-            g.node(op, &[&x, &c], vec![], y);
-        }
-        "Relu" | "Sigmoid" | "Erf" | "Reciprocal" | "Identity" | "GlobalAveragePool" | "GlobalMaxPool" => {
-            g.node(op, &[&x], vec![], y);
-        }
-        "Clip" => {
-            let lo = g.init(&[], vec![-0.5]);
-            let hi = g.init(&[], vec![0.5]);
-            g.node(op, &[&x, &lo, &hi], vec![], y);
-        }
-        "Conv" => {
-            let c = g.conv(&mut Lcg(1), &x, 3, 4, 3, 1, 1);
-            g.node("Identity", &[&c], vec![], y);
-        }
-        "MaxPool" | "AveragePool" => {
-            g.node(op, &[&x], vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])], y);
-        }
-        "BatchNormalization" => {
-            let p: Vec<String> = [0.5, 0.1, 0.2, 1.5].iter().map(|&v| g.init(&[3], vec![v; 3])).collect();
-            g.node(op, &[&x, &p[0], &p[1], &p[2], &p[3]], vec![float("epsilon", 1e-5)], y);
-        }
-        "Gemm" => {
-            let x = flat(&mut g, &mut shapes);
-            g.dense(&mut Lcg(2), &x, 6, 4, y);
-        }
-        "MatMul" => {
-            let x = flat(&mut g, &mut shapes);
-            let w = g.init(&[6, 4], Lcg(3).vec(24, 1.0));
-            g.node(op, &[&x, &w], vec![], y);
-        }
-        "Softmax" => {
-            let x = flat(&mut g, &mut shapes);
-            g.node(op, &[&x], vec![int("axis", 1)], y);
-        }
-        "ReduceSum" => {
-            let a = g.init_i64(&[1], vec![1]);
-            g.node(op, &[&x, &a], vec![], y);
-        }
-        "ReduceMean" | "ReduceMax" | "ReduceMin" => {
-            g.node(op, &[&x], vec![ints("axes", &[2, 3]), int("keepdims", 1)], y);
-        }
-        "Flatten" => {
-            g.node(op, &[&x], vec![int("axis", 1)], y);
-        }
-        "Reshape" => {
-            let s = g.init_i64(&[2], vec![-1, 192]);
-            g.node(op, &[&x, &s], vec![], y);
-        }
-        "Squeeze" | "Unsqueeze" => {
-            let a = g.init_i64(&[1], vec![2]);
-            let u = g.node("Unsqueeze", &[&x, &a], vec![], if op == "Unsqueeze" { y } else { None });
-            if op == "Squeeze" {
-                g.node(op, &[&u, &a], vec![], y);
-            }
-        }
-        "Transpose" => {
-            g.node(op, &[&x], vec![ints("perm", &[0, 1, 3, 2])], y);
-        }
-        "Concat" => {
-            g.node(op, &[&x, &x], vec![int("axis", 1)], y);
-        }
-        "Gather" => {
-            let i = g.init_i64(&[2], vec![0, -1]);
-            g.node(op, &[&x, &i], vec![int("axis", 1)], y);
-        }
-        "Slice" => {
-            let [s, e, a] = [[1], [5], [2]].map(|v| g.init_i64(&[1], v.to_vec()));
-            g.node(op, &[&x, &s, &e, &a], vec![], y);
-        }
-        "Split" => {
-            let s = g.init_i64(&[2], vec![1, 2]);
-            g.node_in("", op, &[&x, &s], vec![int("axis", 1)], &["y", "z"]);
-            g.output("z");
-        }
-        "Pad" => {
-            let p = g.init_i64(&[8], vec![0, 0, 1, 1, 0, 0, 1, 1]);
-            g.node(op, &[&x, &p], vec![], y);
-        }
-        "ConstantOfShape" => {
-            let s = g.init_i64(&[4], vec![1, 3, 8, 8]);
-            let c = g.node(op, &[&s], vec![tensor("value", TensorProto { dims: vec![1], data_type: 1, float_data: vec![0.5], ..Default::default() })], None);
-            g.node("Add", &[&x, &c], vec![], y);
-        }
-        "Constant" => {
-            let v = TensorProto { dims: vec![1, 3, 1, 1], data_type: 1, float_data: vec![1.0, 2.0, 3.0], ..Default::default() };
-            let c = g.node(op, &[], vec![tensor("value", v)], None);
-            g.node("Mul", &[&x, &c], vec![], y);
-        }
-        other => panic!("no sample for listed op {other}: add one"),
-    }
-    g.output("y");
-    (g, shapes)
-}
-
+/// The typed graph exitwise's parser (`exitwise::onnx`) builds.
 fn typed(bytes: &[u8]) -> TractResult<TypedModel> {
-    tract_onnx::onnx().model_for_read(&mut &bytes[..])?.into_typed()?.into_decluttered()
+    exitwise::onnx::parser().model_for_read(&mut &bytes[..])?.into_typed()?.into_decluttered()
 }
 
 /// Every listed op is admitted and built by tract; on WebGPU builds the list's `webgpu` flag is
@@ -623,7 +516,7 @@ fn every_listed_op_is_admitted_and_runs() {
     for o in exitwise::ops::OPS {
         let (g, shapes) = sample(o.name);
         let bytes = g.bytes();
-        let proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).unwrap();
+        let proto = exitwise::onnx::parser().proto_model_for_read(&mut &bytes[..]).unwrap();
         admit("sample.onnx", &proto, &shapes, &LoadLimits::default()).unwrap_or_else(|e| panic!("{}: {e}", o.name));
         let model = typed(&bytes).unwrap_or_else(|e| panic!("{}: tract: {e:?}", o.name));
         #[cfg(feature = "webgpu")]
@@ -649,7 +542,7 @@ fn supported_ops_json_is_current() {
 
 /// What `Bundle` does with an admitted part, then one run at batch 1 and one at batch 2.
 fn load_and_run(bytes: &[u8], shapes: &[Vec<usize>]) -> TractResult<()> {
-    let onnx = tract_onnx::onnx();
+    let onnx = exitwise::onnx::parser();
     let mut model = onnx.model_for_proto_model(&onnx.proto_model_for_read(&mut &bytes[..])?)?;
     let n = model.sym("N");
     for (i, s) in shapes.iter().enumerate() {
@@ -677,7 +570,7 @@ fn mutated_samples_never_panic_once_admitted() {
     let (mut admitted, mut refused) = (0, 0);
     let mut check = |op: &str, what: String, m: &ModelProto, shapes: &[Vec<usize>]| {
         let bytes = m.encode_to_vec();
-        let proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).unwrap();
+        let proto = exitwise::onnx::parser().proto_model_for_read(&mut &bytes[..]).unwrap();
         match admit("m.onnx", &proto, shapes, &LoadLimits::default()) {
             Err(e) => {
                 assert!(matches!(e.code, ErrorCode::BadOnnx | ErrorCode::UnsupportedOp | ErrorCode::ShapeMismatch), "{op} {what}: {e}");

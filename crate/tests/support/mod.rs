@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod onnx;
+pub mod samples;
 #[cfg(target_arch = "wasm32")]
 pub mod js;
 
