@@ -1,14 +1,21 @@
 //! exitwise's CPU kernels (`backend::cpu_kernels`) against tract's own ops: the same bits on
 //! random shapes and on every shipped bundle's parts, and the swapped plans really run them (so
-//! the slow tract ops cannot creep back unnoticed).
-#![cfg(not(target_arch = "wasm32"))]
+//! the slow tract ops cannot creep back unnoticed). The random-shape tests also run in Chromium
+//! (`wasm-pack test`), where the kernels take their wasm-SIMD paths.
 
 mod support;
 
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 use exitwise::backend::cpu_kernels::{op_names, optimize};
 use exitwise::bundle::BATCH;
+#[cfg(not(target_arch = "wasm32"))]
 use exitwise::Bundle;
 use std::collections::HashMap;
+#[cfg(not(target_arch = "wasm32"))]
 use std::path::PathBuf;
 use support::onnx::{int, ints, Graph, Lcg};
 use tract_onnx::prelude::*;
@@ -38,9 +45,14 @@ fn inputs(g: &TypedModel, rng: &mut Lcg) -> TVec<TValue> {
 /// Runs `g` through tract's own plan and through exitwise's; asserts equal bits and returns the
 /// op names of exitwise's plan.
 fn same_bits(g: &TypedModel, seed: u64, what: &str) -> Vec<String> {
-    let x = inputs(g, &mut Lcg(seed));
-    let want = g.clone().into_optimized().unwrap().into_runnable().unwrap().run(x.clone()).unwrap();
+    same_bits_on(g, inputs(g, &mut Lcg(seed)), what)
+}
+
+/// `same_bits` on the given inputs.
+fn same_bits_on(g: &TypedModel, x: TVec<TValue>, what: &str) -> Vec<String> {
+    // exitwise's plan first: on wasm it runs the static constructors tract's kernels need.
     let plan = optimize(g.clone()).unwrap();
+    let want = g.clone().into_optimized().unwrap().into_runnable().unwrap().run(x.clone()).unwrap();
     let names = op_names(&plan);
     let got = plan.into_runnable().unwrap().run(x).unwrap();
     assert_eq!(want.len(), got.len(), "{what}");
@@ -83,6 +95,30 @@ fn max_pools_equal_tracts_on_random_shapes() {
     assert_eq!(cases, 160);
 }
 
+/// The 2×2, stride-2 pool of every shipped bundle (wasm: four outputs at a time, then the
+/// tail) on widths 2–21, with NaN, infinities and signed zeros among the values: tract's fold
+/// keeps the running maximum unless a value is greater, so a NaN never replaces it.
+#[test]
+fn max_pool_2x2_stride_2_equals_tracts_on_special_values() {
+    let special = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, f32::MIN, f32::MAX, -f32::NAN];
+    let mut rng = Lcg(3);
+    for w in 2..=21usize {
+        let (n, c, h) = (2, 3, 2 + w % 5);
+        let mut g = Graph::default();
+        let x = g.input("x", &[None, Some(c as i64), Some(h as i64), Some(w as i64)]);
+        g.node("MaxPool", &[&x], vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])], Some("y"));
+        g.output("y");
+        let mut v = rng.vec(n * c * h * w, 1.0);
+        for (i, x) in v.iter_mut().enumerate().filter(|(i, _)| i % 3 == 0) {
+            *x = special[(i / 3) % special.len()];
+        }
+        let x = tvec![Tensor::from_shape(&[n, c, h, w], &v).unwrap().into_tvalue()];
+        let what = format!("{n}×{c}×{h}×{w}, 2×2/2");
+        let names = same_bits_on(&typed(&g.bytes(), n), x, &what);
+        assert!(names.iter().any(|n| n == "exitwise.MaxPool2d"), "{what}: not swapped: {names:?}");
+    }
+}
+
 #[test]
 fn pads_before_lazy_im2col_convolutions_equal_tracts() {
     let mut rng = Lcg(11);
@@ -100,6 +136,7 @@ fn pads_before_lazy_im2col_convolutions_equal_tracts() {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn bundles() -> Vec<PathBuf> {
     let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models");
     let mut v: Vec<PathBuf> = std::fs::read_dir(&models).unwrap().flatten().map(|e| e.path()).filter(|p| p.join("manifest.json").exists()).collect();
@@ -109,6 +146,7 @@ fn bundles() -> Vec<PathBuf> {
 
 /// Every part of every shipped bundle, at batch 1 and 16: exitwise's plan gives tract's bits,
 /// and none of tract's slow ops that a kernel here replaces is left in a batch-1 plan.
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn shipped_parts_equal_tracts_and_run_exitwise_kernels() {
     let mut swapped = 0;

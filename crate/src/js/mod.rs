@@ -22,7 +22,7 @@ use crash::Counted;
 use wasm_bindgen_futures::future_to_promise;
 
 mod crash;
-mod ctors;
+pub(crate) mod ctors;
 mod fetch;
 mod read;
 pub mod runner;

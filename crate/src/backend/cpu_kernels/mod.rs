@@ -20,6 +20,9 @@ pub use pad::Pad2d;
 
 /// `graph` optimised for tract's CPU plan, with exitwise's kernels swapped in.
 pub fn optimize(graph: TypedModel) -> TractResult<TypedModel> {
+    // tract's kernels are registered by static constructors (see js/ctors.rs): before any plan.
+    #[cfg(target_arch = "wasm32")]
+    crate::js::ctors::ensure();
     let mut graph = graph.into_decluttered()?;
     swap(&mut graph, max_pool);
     let mut graph = graph.into_optimized()?;
