@@ -63,6 +63,10 @@ function install(name) {
   return dir;
 }
 
+// gzip -9 bytes of the shipped .wasm (issue 12's budget: no larger than 1,967,834).
+let wasmGzip = 0;
+const WASM_GZIP_BUDGET = 1_967_834;
+
 before(async () => {
   assert.ok(existsSync(join(PKG, "package.json")), "crate/pkg is not built (./dev builds it)");
   rmSync(OUT, { recursive: true, force: true });
@@ -72,6 +76,7 @@ before(async () => {
   const wasm = readFileSync(join(PKG, "exitwise_bg.wasm"));
   console.log(`package: ${tarball.filename}: ${tarball.size} bytes packed, ${tarball.unpackedSize} unpacked, ${tarball.entryCount} files; exitwise_bg.wasm ${wasm.length} bytes raw, ${gzipSync(wasm, { level: 9 }).length} gzipped (-9)`);
 
+  wasmGzip = gzipSync(wasm, { level: 9 }).length;
   const [first] = await listBundles();
   assert.ok(first, "no model bundle in models/");
   bundle = { path: `/${first.path.replace(/^\//, "")}`, dir: join(ROOT, first.path) };
@@ -154,6 +159,13 @@ test("npm pack gives a complete, described package", () => {
 
 // A module linked "command-style" re-runs every static constructor at the top of every export
 // (crate/src/js/ctors.rs): before the fix 22 of the 43 exports began with the same call.
+test("the shipped .wasm stays within the size budget (gzip -9)", () => {
+  // Only the admitted ONNX operators are linked (crate/src/onnx/); a change that pulls tract's
+  // full op register back in adds ~250 KB and fails here.
+  assert.ok(wasmGzip > 0, "the .wasm was not measured");
+  assert.ok(wasmGzip <= WASM_GZIP_BUDGET, `exitwise_bg.wasm is ${wasmGzip} bytes gzipped, over the ${WASM_GZIP_BUDGET} budget`);
+});
+
 test("the shipped .wasm runs its static constructors once, not on every call", () => {
   const { exports, share } = sharedFirstCall(join(PKG, "exitwise_bg.wasm"));
   assert.ok(exports > 20, `${exports} exported functions`);
