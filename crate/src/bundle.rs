@@ -107,6 +107,7 @@ impl Bundle {
             HashMap::from([(INPUT.to_string(), input.shape[1..].to_vec())]);
         let mut segments = Vec::new();
         let mut exits = Vec::new();
+        let onnx = crate::onnx::parser(); // one parser for every part
         for step in manifest.steps() {
             let (file, inputs, outputs) = manifest.step_io(step);
             let (name, sha) = match step {
@@ -115,7 +116,7 @@ impl Bundle {
             };
             let bytes = fetch(files, file, sha)?;
             let in_shapes: Vec<Vec<usize>> = inputs.iter().map(|a| shapes[a].clone()).collect();
-            let part = load_part(name, file, bytes, &in_shapes, outputs.len(), limits)?;
+            let part = load_part(&onnx, name, file, bytes, &in_shapes, outputs.len(), limits)?;
             for (a, s) in outputs.iter().zip(&part.output_shapes) {
                 shapes.insert(a.clone(), s.clone());
             }
@@ -239,8 +240,7 @@ fn dims(s: &[usize]) -> String {
     s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
 }
 
-fn load_part(name: &str, file: &str, bytes: &[u8], in_shapes: &[Vec<usize>], n_outputs: usize, limits: &LoadLimits) -> Result<Part> {
-    let onnx = crate::onnx::parser();
+fn load_part(onnx: &tract_onnx::Onnx, name: &str, file: &str, bytes: &[u8], in_shapes: &[Vec<usize>], n_outputs: usize, limits: &LoadLimits) -> Result<Part> {
     let proto = onnx
         .proto_model_for_read(&mut &*bytes)
         .map_err(|e| Error::new(ErrorCode::BadOnnx, format!("{file}: not a readable ONNX model: {}", tract_chain(&e))))?;

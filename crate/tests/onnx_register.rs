@@ -148,3 +148,19 @@ fn shipped_parts_parse_as_tract_onnx_does() {
     }
     assert!(parts >= 20, "only {parts} shipped parts found");
 }
+
+/// Where tract-onnx's builders indexed model data unchecked, exitwise's refuse it: a Pad axis
+/// out of range (tract's solver panics on the huge position it became) is an error, not a panic.
+#[test]
+fn out_of_range_pad_axes_are_errors_not_panics() {
+    for axis in [7, -9, i64::MIN] {
+        let (g, shapes) = graph(false, |g, x| {
+            let p = g.init_i64(&[2], vec![1, 1]);
+            let c = g.init(&[], vec![0.0]);
+            let a = g.init_i64(&[1], vec![axis]);
+            g.node("Pad", &[x, &p, &c, &a], vec![], Some("y"));
+        });
+        let r = std::panic::catch_unwind(|| typed(&exitwise::onnx::parser(), &at(g, 18), &shapes).map(|_| ()));
+        assert!(matches!(r, Ok(Err(_))), "axis {axis}: {:?}", r.map(|r| r.map_err(|e| e.to_string())));
+    }
+}

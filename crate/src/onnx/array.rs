@@ -98,9 +98,18 @@ struct Pad18 {
     axes_input: Option<usize>,
 }
 
-/// Axes as non-negative positions for a tensor of `rank`.
+/// Axes as non-negative positions for a tensor of `rank`; out of range is an error (tract-onnx
+/// cast them unchecked, and a huge position panics when tract's solver indexes a shape with it).
 fn positions(axes: &Tensor, rank: i64) -> TractResult<Vec<usize>> {
-    Ok(axes.cast_to::<i64>()?.try_as_plain_ram()?.as_slice::<i64>()?.iter().map(|&x| (if x < 0 { x + rank } else { x }) as usize).collect())
+    let axes = axes.cast_to::<i64>()?;
+    let axes = axes.try_as_plain_ram()?;
+    axes.as_slice::<i64>()?
+        .iter()
+        .map(|&x| match if x < 0 { x + rank } else { x } {
+            p if (0..rank).contains(&p) => Ok(p as usize),
+            _ => bail!("Pad axis {x} out of range for rank {rank}"),
+        })
+        .collect()
 }
 
 fn pad_shape<'r, 'p: 'r>(s: &mut Solver<'r>, inputs: &'p [TensorProxy], outputs: &'p [TensorProxy], axes: Vec<usize>) -> InferenceResult {
@@ -109,8 +118,9 @@ fn pad_shape<'r, 'p: 'r>(s: &mut Solver<'r>, inputs: &'p [TensorProxy], outputs:
         let pads = pads.try_as_plain_ram()?.as_slice::<TDim>()?;
         let rank = pads.len() / 2;
         for (ix, axis) in axes.iter().enumerate() {
-            let (left, right) = (pads[ix].clone(), pads[ix + rank].clone());
-            s.equals(&outputs[0].shape[*axis], inputs[0].shape[*axis].bex() + left + right)?;
+            // Checked: the pads are the model's data (admission has matched them to the axes).
+            let (Some(left), Some(right)) = (pads.get(ix), pads.get(ix + rank)) else { bail!("Pad: {} pads for {} axes", pads.len(), axes.len()) };
+            s.equals(&outputs[0].shape[*axis], inputs[0].shape[*axis].bex() + left.clone() + right.clone())?;
         }
         Ok(())
     })
