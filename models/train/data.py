@@ -12,7 +12,8 @@ import numpy as np
 
 MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 FMNIST_DIR = "/usr/share/datasets/fashion-mnist"
-FMNIST_VAL = 5000  # images held out of the 60k training set (seeded permutation)
+FMNIST_VAL = 10000    # calibration split held out of the 60k training set (seeded permutation)
+FMNIST_SELECT = 2000  # rule-selection split, held out of training and of calibration
 SPLIT_SEED = 20261128
 
 MNIST_LABELS = [str(i) for i in range(10)]
@@ -64,7 +65,9 @@ def _read_idx(path, offset):
 
 
 def load_fmnist():
-    """Fashion-MNIST: official 60k train split into 55k train + 5k validation (seeded), 10k test."""
+    """Fashion-MNIST: the official 60k training images split (seeded) into 48k train, 2k
+    'select' (held out of training; exit rules are chosen on it, so the calibration split is not
+    looked at before it is tested on) and 10k validation (the calibration split); 10k test."""
     files = {k: os.path.join(FMNIST_DIR, f"{k}-ubyte.gz") for k in
              ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1")}
     for p in files.values():
@@ -76,9 +79,11 @@ def load_fmnist():
     yte = _read_idx(files["t10k-labels-idx1"], 8)
     assert len(xtr) == len(ytr) == 60000 and len(xte) == len(yte) == 10000
     perm = np.random.RandomState(SPLIT_SEED).permutation(60000)
-    val_idx, tr_idx = np.sort(perm[:FMNIST_VAL]), np.sort(perm[FMNIST_VAL:])
-    return {"train": (xtr[tr_idx], ytr[tr_idx]), "val": (xtr[val_idx], ytr[val_idx]),
-            "test": (xte.copy(), yte.copy())}
+    val_idx = np.sort(perm[:FMNIST_VAL])
+    sel_idx = np.sort(perm[FMNIST_VAL:FMNIST_VAL + FMNIST_SELECT])
+    tr_idx = np.sort(perm[FMNIST_VAL + FMNIST_SELECT:])
+    return {"train": (xtr[tr_idx], ytr[tr_idx]), "select": (xtr[sel_idx], ytr[sel_idx]),
+            "val": (xtr[val_idx], ytr[val_idx]), "test": (xte.copy(), yte.copy())}
 
 
 DATASETS = {
