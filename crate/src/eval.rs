@@ -111,6 +111,25 @@ impl Evaluation {
         Ok(())
     }
 
+    /// The images `images` (indices into this evaluation, repeats allowed) as an evaluation of
+    /// their own. `BAD_INPUT` for an empty list or an index out of range.
+    pub fn subset(&self, images: &[usize]) -> Result<Evaluation> {
+        if images.is_empty() {
+            return err(ErrorCode::BadInput, "an empty subset of an evaluation");
+        }
+        if let Some(&i) = images.iter().find(|&&i| i >= self.n) {
+            return err(ErrorCode::BadInput, format!("image {i} of an evaluation of {}", self.n));
+        }
+        let e = self.exits;
+        let mut confidence = Vec::with_capacity(images.len() * e);
+        let mut correct = Vec::with_capacity(images.len() * e);
+        for &i in images {
+            confidence.extend_from_slice(&self.confidence[i * e..(i + 1) * e]);
+            correct.extend_from_slice(&self.correct[i * e..(i + 1) * e]);
+        }
+        Ok(Evaluation { n: images.len(), exits: e, confidence, correct, costs: self.costs.clone() })
+    }
+
     /// Index of the exit image `i` leaves at.
     fn fires(&self, i: usize, t: &[f32]) -> usize {
         let row = &self.confidence[i * self.exits..(i + 1) * self.exits];

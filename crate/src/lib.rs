@@ -24,6 +24,7 @@ pub mod manifest;
 pub mod onnx;
 pub mod ops;
 pub mod pack;
+pub mod resplit;
 pub mod rules;
 #[cfg(target_arch = "wasm32")]
 pub mod js;

@@ -485,3 +485,44 @@ fn shared_path_losses_equal_step_by_step_simulation() {
     // Both ends and the middle of the path were reached.
     assert!(certified > 50 && partial > 50, "{certified} certified, {partial} stopped mid-path");
 }
+
+#[test]
+fn subset_is_the_evaluation_of_those_images() {
+    let images = population(400, 11);
+    let (ev, m) = evaluation(&images);
+    let pick: Vec<usize> = (0..400).filter(|i| i % 3 == 1).collect();
+    // the labels of `evaluation` depend on the index, so rebuild the subset's images with their
+    // right/wrong flags and compare what can be compared: the summaries at several thresholds
+    let sub = ev.subset(&pick).unwrap();
+    assert_eq!(sub.count(), pick.len());
+    let chosen: Vec<Image> = pick.iter().map(|&i| images[i].clone()).collect();
+    let (direct, _) = evaluation(&chosen);
+    for t in [[1.0f32, 1.0], [0.7, 0.8], [0.3, 0.5], [0.0, 0.0]] {
+        assert_eq!(sub.summary(&t, &m).unwrap(), direct.summary(&t, &m).unwrap(), "at {t:?}");
+    }
+    assert_eq!(ev.subset(&[]).unwrap_err().code, ErrorCode::BadInput);
+    assert_eq!(ev.subset(&[400]).unwrap_err().code, ErrorCode::BadInput);
+}
+
+#[test]
+fn resplit_ltt_keeps_its_promise_greedy_does_not() {
+    // 3,000 calibration + 3,000 test images of the synthetic population, 60 re-splits at 1 pt
+    let (cal, m) = evaluation(&population(3000, 21));
+    let (test, _) = evaluation(&population(3000, 22));
+    let r = exitwise::resplit::resplit(&m, &cal, &test, 1.0, &options(0.1), 60, 5).unwrap();
+    assert_eq!((r.pool, r.calibration, r.test, r.splits), (6000, 3000, 3000, 60));
+    // δ = 0.1 plus sampling slack of 60 splits; greedy sits on its budget and breaks it often
+    assert!(r.ltt.violation_rate <= 0.2, "LTT broke the budget in {} of 60", r.ltt.violations);
+    assert!(r.greedy.violations > r.ltt.violations, "greedy {} vs LTT {}", r.greedy.violations, r.ltt.violations);
+    assert!(r.ltt.certified > 0 && r.greedy.certified == 60);
+    assert!(r.ltt.mean_test_macs_saved > 0.0 && r.ltt.mean_test_macs_saved < r.greedy.mean_test_macs_saved);
+    assert!(r.ltt.max_test_drop_pt >= r.ltt.mean_test_drop_pt);
+    // deterministic: the same seed, the same study
+    assert_eq!(r, exitwise::resplit::resplit(&m, &cal, &test, 1.0, &options(0.1), 60, 5).unwrap());
+    for bad in [0, exitwise::resplit::MAX_SPLITS + 1] {
+        let e = exitwise::resplit::resplit(&m, &cal, &test, 1.0, &options(0.1), bad, 5).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadInput);
+    }
+    let e = exitwise::resplit::resplit(&m, &cal, &test, 0.0, &options(0.1), 5, 5).unwrap_err();
+    assert_eq!(e.code, ErrorCode::BadThreshold);
+}

@@ -93,11 +93,12 @@ def classify(bundle, image, thresholds=None):
 
 
 def calibrate(bundle, max_drop, greedy=False, delta=None, split=None, calib_pack=None, pack=None,
-              calib_trace=None):
+              calib_trace=None, test_trace=None):
     """`exitwise calibrate`: Learn then Test by default, `greedy=True` for the grid search (no
     guarantee). calib_pack / pack: EWTP files instead of the bundle's calibration data / test
     pack; calib_trace: an EWCT trace instead of the bundle's (by default the CLI calibrates on
-    the bundle's calibration trace when it has one, else on its calibration pack)."""
+    the bundle's calibration trace when it has one, else on its calibration pack); test_trace:
+    an EWCT trace to report on instead of a pack (no model run)."""
     args = ["calibrate", bundle, "--max-drop", repr(float(max_drop))]
     if greedy:
         args.append("--greedy")
@@ -111,6 +112,20 @@ def calibrate(bundle, max_drop, greedy=False, delta=None, split=None, calib_pack
         args += ["--calib-trace", calib_trace]
     if pack is not None:
         args += ["--pack", pack]
+    if test_trace is not None:
+        args += ["--test-trace", test_trace]
+    return run(*args)
+
+
+def resplit(bundle, test_trace, max_drop, split=None, splits=50, seed=1, delta=None):
+    """`exitwise resplit`: the bundle's calibration trace and `test_trace` pooled and re-split
+    `splits` times; how often LTT (shared path, or the split one) and greedy break `max_drop`."""
+    args = ["resplit", bundle, "--test-trace", test_trace, "--max-drop", repr(float(max_drop)),
+            "--splits", splits, "--seed", seed]
+    if split is not None:
+        args += ["--split", repr(float(split))]
+    if delta is not None:
+        args += ["--delta", repr(float(delta))]
     return run(*args)
 
 

@@ -127,6 +127,38 @@ enum Command {
         /// An EWTP pack to report on instead of the bundle's test pack.
         #[arg(long, value_name = "FILE")]
         pack: Option<PathBuf>,
+        /// An EWCT trace (`exitwise trace`) of the test images to report on instead of a pack:
+        /// no model run.
+        #[arg(long, value_name = "FILE", conflicts_with = "pack")]
+        test_trace: Option<PathBuf>,
+    },
+    /// How often calibration breaks its budget on unseen data: pool the calibration trace and
+    /// a test trace, re-split them at random (parts of the original sizes) many times, and
+    /// calibrate each split with Learn then Test and with the greedy search; the test part judges
+    /// both.
+    Resplit {
+        /// Bundle folder (holding manifest.json).
+        bundle: PathBuf,
+        /// EWCT trace of the test images (`exitwise trace --pack TEST`).
+        #[arg(long, value_name = "FILE")]
+        test_trace: PathBuf,
+        /// EWCT calibration trace (default: the bundle's).
+        #[arg(long, value_name = "FILE")]
+        calib_trace: Option<PathBuf>,
+        /// Budget in percentage points, in (0, 100].
+        #[arg(long, value_name = "PTS", allow_negative_numbers = true)]
+        max_drop: f64,
+        #[arg(long, value_name = "D", default_value_t = exitwise::calibrate::DEFAULT_DELTA, allow_negative_numbers = true)]
+        delta: f64,
+        /// Learn then Test on the per-exit path built on this fraction (default: shared path).
+        #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
+        split: Option<f64>,
+        /// Number of random re-splits.
+        #[arg(long, default_value_t = 50)]
+        splits: usize,
+        /// Seed of the first split's permutation (split k uses seed + k).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
 }
 
@@ -201,7 +233,7 @@ fn run(cli: &Cli) -> Result<String> {
             let done = Traced::new(&model, &p.source, out, &bytes, trace.count, seconds);
             if json { to_json(&done) } else { Ok(done.text()) }
         }
-        Command::Calibrate { bundle, max_drop, delta, split, greedy, calib_pack, calib_trace, pack } => {
+        Command::Calibrate { bundle, max_drop, delta, split, greedy, calib_pack, calib_trace, pack, test_trace } => {
             let model = data::load_model(bundle)?;
             let method = if *greedy {
                 Method::Greedy
@@ -209,8 +241,22 @@ fn run(cli: &Cli) -> Result<String> {
                 let path = split.map_or(CalibrationPath::Shared, |fraction| CalibrationPath::Split { fraction });
                 Method::Ltt(CalibrateOptions { delta: *delta, path })
             };
-            let out = calibrate(&model, *max_drop, &method, calib_pack.as_deref(), calib_trace.as_deref(), pack.as_deref())?;
+            let test = match test_trace {
+                Some(path) => Test::Trace(path),
+                None => Test::Pack(pack.as_deref()),
+            };
+            let out = calibrate(&model, *max_drop, &method, calib_pack.as_deref(), calib_trace.as_deref(), test)?;
             if json { to_json(&out) } else { Ok(out.text(&model)) }
+        }
+        Command::Resplit { bundle, test_trace, calib_trace, max_drop, delta, split, splits, seed } => {
+            let model = data::load_model(bundle)?;
+            let path = split.map_or(CalibrationPath::Shared, |fraction| CalibrationPath::Split { fraction });
+            let options = CalibrateOptions { delta: *delta, path };
+            exitwise::calibrate::check_options(*max_drop, &options)?;
+            let (_, test) = data::trace_file(&model, test_trace)?;
+            let (_, cal) = data::calibration_set(&model, None, calib_trace.as_deref())?;
+            let r = exitwise::resplit::resplit(model.manifest(), &cal, &test, *max_drop, &options, *splits, *seed)?;
+            if json { to_json(&r) } else { Ok(resplit_text(&r)) }
         }
     }
 }
@@ -223,13 +269,38 @@ enum Method {
     Greedy,
 }
 
+/// A loaded test set.
+enum TestSet {
+    Pack(data::Labelled),
+    Trace((String, exitwise::Evaluation)),
+}
+
+/// What `calibrate` reports on: a pack (the bundle's test pack when `None`) or a test trace.
+enum Test<'a> {
+    Pack(Option<&'a std::path::Path>),
+    Trace(&'a std::path::Path),
+}
+
+fn resplit_text(r: &exitwise::resplit::Resplit) -> String {
+    let line = |name: &str, m: &exitwise::resplit::MethodRecord| {
+        format!(
+            "{name:<7} budget broken in {} of {} splits ({:.1} %); test drop mean {:.2} pt, max {:.2} pt; MACs saved {:.1} %\n",
+            m.violations, r.splits, 100.0 * m.violation_rate, m.mean_test_drop_pt, m.max_test_drop_pt, 100.0 * m.mean_test_macs_saved
+        )
+    };
+    format!(
+        "{} random re-splits of {} images into {} calibration + {} test, budget {} pt\n{}{}",
+        r.splits, r.pool, r.calibration, r.test, r.max_drop, line("LTT", &r.ltt), line("greedy", &r.greedy)
+    )
+}
+
 fn calibrate(
     model: &CpuModel,
     max_drop: f64,
     method: &Method,
     calib_pack: Option<&std::path::Path>,
     calib_trace: Option<&std::path::Path>,
-    test_pack: Option<&std::path::Path>,
+    test_on: Test,
 ) -> Result<Calibrated> {
     let m = model.manifest();
     // Check the arguments before the (slow) tracing.
@@ -244,9 +315,10 @@ fn calibrate(
         Method::Greedy => {}
     }
     // Find the test pack before the (slow) tracing so that a missing one fails fast.
-    let test = match test_pack {
-        Some(path) => Some(data::file_pack(model, path)?),
-        None => data::bundle_pack(model, Split::Test)?,
+    let test = match test_on {
+        Test::Pack(Some(path)) => Some(TestSet::Pack(data::file_pack(model, path)?)),
+        Test::Pack(None) => data::bundle_pack(model, Split::Test)?.map(TestSet::Pack),
+        Test::Trace(path) => Some(TestSet::Trace(data::trace_file(model, path)?)),
     };
     let (source, ev) = data::calibration_set(model, calib_pack, calib_trace)?;
     let (t, certificate) = match method {
@@ -258,10 +330,11 @@ fn calibrate(
     };
     let calibration = Scored::new(model, &source, &ev, ev.summary(&t, m)?);
     let test = match test {
-        Some(p) => {
+        Some(TestSet::Pack(p)) => {
             let ev = data::evaluate(model, &p.pack)?;
             Some(Scored::new(model, &p.source, &ev, ev.summary(&t, m)?))
         }
+        Some(TestSet::Trace((source, ev))) => Some(Scored::new(model, &source, &ev, ev.summary(&t, m)?)),
         None => None,
     };
     Ok(Calibrated::new(m.name.clone(), max_drop, t, certificate, calibration, test))

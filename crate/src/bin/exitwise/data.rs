@@ -61,9 +61,7 @@ pub fn calibration_set(model: &CpuModel, pack: Option<&Path>, trace: Option<&Pat
         Evaluation::from_calibration_trace(m, &model.costs, &t)
     };
     if let Some(path) = trace {
-        let name = path.display().to_string();
-        let bytes = std::fs::read(path).or_else(|e| error(ErrorCode::MissingFile, format!("{name}: {e}")))?;
-        return Ok((name.clone(), from_trace(&name, &bytes)?));
+        return trace_file(model, path);
     }
     if let (None, Some(r)) = (pack, &m.calibration_trace) {
         let Some(bytes) = model.bundle.data.get(&r.file) else {
@@ -74,6 +72,16 @@ pub fn calibration_set(model: &CpuModel, pack: Option<&Path>, trace: Option<&Pat
     let calib = pack_for(model, pack, Split::Calibration)?;
     let ev = evaluate(model, &calib.pack)?;
     Ok((calib.source, ev))
+}
+
+/// The evaluation an EWCT trace file (`exitwise trace`) records, checked against the model's
+/// parts; returns its name and the evaluation.
+pub fn trace_file(model: &CpuModel, path: &Path) -> Result<(String, Evaluation)> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).or_else(|e| error(ErrorCode::MissingFile, format!("{name}: {e}")))?;
+    let t = CalibrationTrace::parse(&name, &bytes)?;
+    t.check(&name, model.manifest())?;
+    Ok((name, Evaluation::from_calibration_trace(model.manifest(), &model.costs, &t)?))
 }
 
 /// Traces a labelled pack into a calibration trace (`EWCT`), `batch` images at a time.
