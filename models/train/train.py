@@ -4,6 +4,7 @@ up on restart; the finished weights go to models/.work/ckpt/<run>.final.pt.
     python -m models.train.train tiny-mnist          # one run (1 thread)
 """
 import argparse
+import math
 import hashlib
 import os
 import sys
@@ -32,8 +33,10 @@ RUNS = {
     # Issue 13 §4: 48k/2k/10k split, longer schedule, confidence heads trained to predict
     # whether their own exit is right (binary cross-entropy, as PTEENet does) instead of EENet's
     # cost-aware loss, which squashed exit1/exit2's confidences into 0.95-1.0.
-    "resnet-fmnist": dict(data="fmnist", arch="eenet", epochs=32, opt="sgd", lr=0.1, batch=128,
-                          aug="shift_flip", loss="ce_bce", bce=0.5),
+    # 32 epochs of shift_flip gave a 93.03 % final exit (target 94.0 %): three times the
+    # schedule, plus random erasing (Zhong et al. 2017, +0.5 pt for ResNet-20 on Fashion-MNIST).
+    "resnet-fmnist": dict(data="fmnist", arch="eenet", epochs=96, opt="sgd", lr=0.1, batch=128,
+                          aug="shift_flip_erase", loss="ce_bce", bce=0.5),
     "resnet-fmnist-plain": dict(data="fmnist", arch="plain", epochs=32, opt="sgd", lr=0.1,
                                 batch=128, aug="shift_flip"),
     "resnet-fmnist-pt": dict(data="fmnist", arch="pt", epochs=8, opt="adam", lr=3e-3, batch=128,
@@ -114,10 +117,30 @@ def augment(u8, mode, gen):
     out = torch.empty_like(x)
     for i in range(b):
         out[i] = xp[i, :, dy[i]:dy[i] + 28, dx[i]:dx[i] + 28]
-    if mode == "shift_flip":
+    if mode in ("shift_flip", "shift_flip_erase"):
         flip = torch.rand(b, generator=gen) < 0.5
         out = torch.where(flip.view(-1, 1, 1, 1), out.flip(3), out)
+    if mode == "shift_flip_erase":
+        random_erase(out, gen)
     return out
+
+
+def random_erase(x, gen, p=0.5, area=(0.02, 0.4), aspect=(0.3, 3.3)):
+    """Random erasing (Zhong et al. 2017), in place on x [B,C,H,W] in [0,1]: with probability p
+    a rectangle of area in `area` x H*W and aspect ratio in `aspect` gets uniform noise."""
+    b, c, hh, ww = x.shape
+    u = torch.rand(b, 5, generator=gen)
+    for i in range(b):
+        if u[i, 0] >= p:
+            continue
+        s = (area[0] + (area[1] - area[0]) * u[i, 1].item()) * hh * ww
+        r = math.exp(math.log(aspect[0]) + (math.log(aspect[1]) - math.log(aspect[0])) * u[i, 2].item())
+        h, w = int(round(math.sqrt(s * r))), int(round(math.sqrt(s / r)))
+        if h < 1 or w < 1 or h >= hh or w >= ww:
+            continue
+        y0 = int(u[i, 3].item() * (hh - h + 1))
+        x0 = int(u[i, 4].item() * (ww - w + 1))
+        x[i, :, y0:y0 + h, x0:x0 + w] = torch.rand(c, h, w, generator=gen)
 
 
 def eenet_loss(logits, confs, target, costs, lam):
