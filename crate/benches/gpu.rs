@@ -1,6 +1,7 @@
 //! `cargo bench -p exitwise --features webgpu --bench gpu`: the WebGPU backend against the tract
-//! CPU backend, per segment and per exit head, for every bundle under `models/*/`, at batch 1
-//! and at batch [`BATCH`] (when the bundle takes a dynamic batch).
+//! CPU backend, per segment and per exit head, for every bundle under `models/*/`, at the
+//! batch sizes of `EXITWISE_GPU_BATCHES` (default `1,64,256`; sizes above 1 only when the bundle
+//! takes a dynamic batch).
 //!
 //! Ids read `<model>/b<batch>/<part>/<backend>`: `cpu`, or `webgpu` — `webgpu-software` when the
 //! adapter is a CPU rasteriser (llvmpipe/lavapipe, SwiftShader), whose numbers say nothing
@@ -26,14 +27,17 @@ mod bench {
     use std::time::Duration;
     use tract_onnx::prelude::TValue;
 
-    /// The larger batch.
-    pub const BATCH: usize = 16;
+    /// The batch sizes: `EXITWISE_GPU_BATCHES` (comma-separated) or 1, 64 and 256.
+    pub fn batches() -> Result<Vec<usize>, String> {
+        let spec = std::env::var("EXITWISE_GPU_BATCHES").unwrap_or_else(|_| "1,64,256".into());
+        spec.split(',').map(|b| b.trim().parse::<usize>().ok().filter(|&b| b > 0).ok_or(format!("EXITWISE_GPU_BATCHES: {b:?} is not a batch size"))).collect()
+    }
 
     struct Case {
         name: String,
         cpu: CpuModel,
         gpu: Model<WebGpu>,
-        /// Up to BATCH test-pack images, in the manifest's range, one after another.
+        /// Up to the largest batch of test-pack images, in the manifest's range, one after another.
         images: Vec<f32>,
         count: usize,
     }
@@ -44,7 +48,7 @@ mod bench {
         ["llvmpipe", "lavapipe", "swiftshader"].iter().any(|s| a.contains(s))
     }
 
-    fn load(dir: &Path) -> Result<Case, String> {
+    fn load(dir: &Path, most: usize) -> Result<Case, String> {
         let bundle = Bundle::from_dir(dir).map_err(|e| e.to_string())?;
         let m = bundle.manifest.clone();
         let pack = m
@@ -54,7 +58,7 @@ mod bench {
             .transpose()
             .map_err(|e| e.to_string())?
             .ok_or("no test pack")?;
-        let count = pack.count.min(BATCH);
+        let count = pack.count.min(most);
         if count == 0 {
             return Err("an empty test pack".into());
         }
@@ -125,6 +129,14 @@ mod bench {
         g.bench_function(BenchmarkId::new("trace_batch", "cpu"), |bn| bn.iter(|| black_box(case.cpu.trace_batch(images, n))));
         g.bench_function(BenchmarkId::new("trace_batch", gpu_label), |bn| bn.iter(|| black_box(case.gpu.trace_batch(images, n))));
         g.finish();
+        // What one (warm) trace_batch asks of the device.
+        let before = gb.stats();
+        case.gpu.trace_batch(images, n).map_err(|e| e.to_string())?;
+        let s = gb.stats().since(&before);
+        println!(
+            "{}/b{n}/trace_batch/{gpu_label}: {} dispatches, {} submits, {} read-backs, {} buffers and {} bind groups created",
+            case.name, s.dispatches, s.submits, s.readbacks, s.buffers, s.bind_groups
+        );
         Ok(())
     }
 
@@ -147,16 +159,15 @@ mod bench {
         if dirs.is_empty() {
             return Err("no bundle under models/*/manifest.json".into());
         }
+        let sizes = batches()?;
+        let most = sizes.iter().copied().max().unwrap_or(1);
         for dir in dirs {
-            let case = load(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let case = load(&dir, most).map_err(|e| format!("{}: {e}", dir.display()))?;
             let adapter = case.gpu.backend.adapter_name().to_string();
             let label = if software(&adapter) { "webgpu-software" } else { "webgpu" };
             let kind = if software(&adapter) { "software rasteriser: not a GPU measurement" } else { "hardware" };
-            println!("{}: adapter {adapter:?} ({kind}); batches 1 and {}", case.name, case.count);
-            let mut batches = vec![1];
-            if case.count > 1 && case.cpu.bundle.batchable() {
-                batches.push(case.count);
-            }
+            let batches: Vec<usize> = sizes.iter().copied().filter(|&n| n <= case.count && (n == 1 || case.cpu.bundle.batchable())).collect();
+            println!("{}: adapter {adapter:?} ({kind}); batches {batches:?}", case.name);
             for n in batches {
                 bench_batch(&mut c, &case, n, label).map_err(|e| format!("{} batch {n}: {e}", case.name))?;
             }

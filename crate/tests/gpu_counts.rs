@@ -6,7 +6,12 @@
 //!   program launches ([`WebGpu::kernels`]: one per kernel step, none for a view, one per input
 //!   of a concatenation);
 //! - read-backs (buffer maps) ≤ the exits evaluated: an exit's logits and learned confidence
-//!   come back together.
+//!   come back together;
+//! - submits ≤ read-backs: parts run back to back share one encoder, submitted by the read-back
+//!   that needs them;
+//! - once every part has run at batch 1 (a warm-up trace), no buffer and no bind group is
+//!   created: each part's instance (memory plan, parameter blocks, bind groups) is reused, and
+//!   so are the input and read-back buffers.
 //!
 //! A full trace runs every part: its dispatches must stay within the recorded [`CEILINGS`].
 //! The measured numbers are printed (`-- --nocapture`). Fails (never skips) when no adapter is
@@ -74,6 +79,8 @@ fn per_classify_the_gpu_work_stays_within_the_kernels_and_exits_run() {
         assert!(t.dispatches <= all, "{name}: a trace dispatched {} times, its parts have {all} kernels", t.dispatches);
         assert!(t.dispatches <= ceiling, "{name}: a trace dispatched {} times, the recorded ceiling is {ceiling}", t.dispatches);
         assert!(t.readbacks <= exits, "{name}: a trace read back {} times for {exits} exits", t.readbacks);
+        assert!(t.submits <= t.readbacks, "{name}: a trace submitted {} times for {} read-backs", t.submits, t.readbacks);
+        assert_eq!((t.buffers, t.bind_groups), (0, 0), "{name}: a second trace created buffers or bind groups: {t:?}");
         println!("{name}: trace: {all} kernels, {exits} exits: {t:?}");
 
         let mut sum = Stats::default();
@@ -86,6 +93,8 @@ fn per_classify_the_gpu_work_stays_within_the_kernels_and_exits_run() {
             let what = format!("{name}: image {i} (exit {}, {} segments)", c.exit, c.segments_run);
             assert!(s.dispatches <= kernels as u64, "{what}: {} dispatches for {kernels} kernels", s.dispatches);
             assert!(s.readbacks <= c.exits.len() as u64, "{what}: {} read-backs for {} exits evaluated", s.readbacks, c.exits.len());
+            assert!(s.submits <= s.readbacks, "{what}: {} submits for {} read-backs", s.submits, s.readbacks);
+            assert_eq!((s.buffers, s.bind_groups), (0, 0), "{what}: buffers and bind groups created in steady state: {s:?}");
             sum = Stats {
                 dispatches: sum.dispatches + s.dispatches,
                 submits: sum.submits + s.submits,

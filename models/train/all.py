@@ -15,7 +15,7 @@ import time
 import numpy as np
 import torch
 
-from . import certified, cli, rule_select
+from . import certified, cli, nets, rule_select
 from . import train as T
 from .data import DATASETS, to_input
 from .exitnet import count_part_macs, exit_costs, plain_exit_set, run_parts, PlainNet
@@ -101,6 +101,21 @@ def set_rules(out_dir, rules, description):
         f.write("\n")
 
 
+def drop_unused_confidence(exits):
+    """Early exits whose chosen rule is not `learned` lose their confidence branch (nets.LogitsOnly)
+    and output only their logits. Returns whether any changed."""
+    changed = False
+    for ex in exits[:-1]:
+        if ex.rule != "learned" and ex.confidence is not None:
+            if not isinstance(ex.module, nets.ConfHead):
+                raise SystemExit(f"{ex.name}: a confidence output on a {type(ex.module).__name__}")
+            ex.module = nets.LogitsOnly(ex.module)
+            ex.outputs = [ex.logits]
+            ex.confidence = None
+            changed = True
+    return changed
+
+
 def evaluate_bundle(name, log):
     cfg = BUNDLES[name]
     ds = DATASETS[cfg["data"]]
@@ -134,6 +149,18 @@ def evaluate_bundle(name, log):
                                   (xs, ys), cfg["headline"], log=log)
     for ex, rule in zip(exits, evidence["rules"]):
         ex.rule = rule
+    if drop_unused_confidence(exits):
+        # Re-exported without the branches no rule reads: the MACs change, so they are checked
+        # against the runtime's count again.
+        seg_macs, exit_macs = count_part_macs(segments, exits, (1, 1, 28, 28))
+        cum, plain = exit_costs(segments, exits, seg_macs, exit_macs)
+        r = export_bundle(out_dir, name, segments, exits, ds["labels"], ds["mean"], ds["std"],
+                          description=cfg["description"], test_pack=(xt[:1000], yt[:1000]),
+                          calib_pack=(xv[:1000], yv[:1000]))
+        costs = cli.costs(out_dir)
+        hooks = {"segment_macs": seg_macs, "exit_macs": exit_macs, "macs_to_exit": cum, "macs_full": plain}
+        if costs != hooks:
+            raise SystemExit(f"[{name}] MACs after pruning: the runtime counts {costs}, the hooks {hooks}")
     description = f"{cfg['description']}; exit rules chosen by evidence: {', '.join(evidence['rules'])}"
     set_rules(out_dir, evidence["rules"], description)
     # The whole validation split as the bundle's calibration trace, traced by the runtime, then

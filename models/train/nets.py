@@ -142,6 +142,20 @@ class ConfHead(nn.Module):
         return self.fc(f), self.sig(self.conf(f))
 
 
+class LogitsOnly(nn.Module):
+    """A ConfHead without its confidence branch: what is exported when the exit's rule, chosen by
+    evidence, is not `learned` (the branch would cost MACs and a read-back for an unused
+    number). Same weights, same logits."""
+
+    def __init__(self, head):
+        super().__init__()
+        self.head = head
+
+    def forward(self, a):
+        h = self.head
+        return h.fc(h.flat(h.gap(h.convs(a))))
+
+
 def eenet_thresholds(n_exits, distribution="pareto"):
     """EENet's exit placement schedule as fractions of the total cost (Demir, 'Early-exit
     convolutional neural networks', 2018): pareto 1-0.8^k, fine 1-0.95^k, linear k/(K+1),

@@ -27,7 +27,15 @@ pub struct Gpu {
     health: Arc<Mutex<Health>>,
     /// What the backend asked of the device (see [`super::WebGpu::stats`]).
     pub counters: Counters,
+    /// Commands recorded but not yet submitted: consecutive parts share one encoder and one
+    /// submit, made when something needs their results (a read-back) or a buffer is rewritten.
+    pending: Mutex<Option<wgpu::CommandEncoder>>,
+    /// Unmapped read-back buffers kept for the next read-back of the same size.
+    staging: Mutex<Vec<wgpu::Buffer>>,
 }
+
+/// Read-back buffers kept at most.
+const STAGING_KEPT: usize = 8;
 
 fn backend_err(msg: impl Into<String>) -> Error {
     Error::new(ErrorCode::Backend, msg)
@@ -88,7 +96,16 @@ impl Gpu {
                 h.lost.get_or_insert_with(|| format!("device lost ({reason:?}): {message}"));
             }
         });
-        Ok(Gpu { device, queue, adapter_name, software, health, counters: Counters::default() })
+        Ok(Gpu {
+            device,
+            queue,
+            adapter_name,
+            software,
+            health,
+            counters: Counters::default(),
+            pending: Mutex::new(None),
+            staging: Mutex::new(vec![]),
+        })
     }
 
     /// True once the device is lost or hit an out-of-memory or internal error: every later call
@@ -149,9 +166,42 @@ impl Gpu {
         self.device.create_bind_group(desc)
     }
 
-    /// Submits one command buffer, counted.
-    pub fn submit(&self, commands: wgpu::CommandBuffer) {
-        self.counters.count(Event::Submit);
-        self.queue.submit([commands]);
+    /// Records into the pending encoder (created when there is none); nothing is submitted.
+    pub fn record<T>(&self, f: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<T>) -> Result<T> {
+        let mut pending = self.pending.lock().map_err(|_| backend_err("the pending commands are poisoned"))?;
+        let encoder = pending.get_or_insert_with(|| self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("exitwise") }));
+        f(encoder)
+    }
+
+    /// Submits the pending commands, if any, counted.
+    pub fn flush(&self) -> Result<()> {
+        let taken = self.pending.lock().map_err(|_| backend_err("the pending commands are poisoned"))?.take();
+        if let Some(encoder) = taken {
+            self.counters.count(Event::Submit);
+            self.queue.submit([encoder.finish()]);
+        }
+        Ok(())
+    }
+
+    /// A mappable read-back buffer of exactly `size` bytes: a kept one, or a new one.
+    pub fn staging(&self, size: u64) -> wgpu::Buffer {
+        let kept = self.staging.lock().ok().and_then(|mut v| v.iter().position(|b| b.size() == size).map(|i| v.swap_remove(i)));
+        kept.unwrap_or_else(|| {
+            self.buffer(&wgpu::BufferDescriptor {
+                label: Some("readback"),
+                size,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        })
+    }
+
+    /// Gives an unmapped read-back buffer back for reuse.
+    pub fn keep_staging(&self, b: wgpu::Buffer) {
+        if let Ok(mut v) = self.staging.lock() {
+            if v.len() < STAGING_KEPT {
+                v.push(b);
+            }
+        }
     }
 }

@@ -1,8 +1,7 @@
-//! Running a lowered [`Program`]: resolve shapes for the actual batch, allocate each output,
-//! fill each kernel's parameter block, and record every dispatch into one submission.
+//! What a lowered [`Program`] dispatches for concrete shapes: the symbols bound from the inputs,
+//! each step's kernels and parameter blocks (recorded by [`super::instance`]).
 
-use super::device::Gpu;
-use super::kernels::{Kernel, Kernels};
+use super::kernels::Kernel;
 use super::lower::{Op, Program, Window};
 use super::GpuTensor;
 use crate::error::{Error, ErrorCode, Result};
@@ -11,10 +10,6 @@ use tract_onnx::tract_hir::internal::DimLike;
 
 fn backend(msg: impl Into<String>) -> Error {
     Error::new(ErrorCode::Backend, msg.into())
-}
-
-fn u(v: usize) -> Result<u32> {
-    u32::try_from(v).map_err(|_| backend(format!("{v} does not fit a 32-bit kernel index")))
 }
 
 /// Row-major strides of `shape`, 0 on unit axes (so that a broadcast axis re-reads one value).
@@ -39,7 +34,7 @@ fn window_params(w: &Window) -> [usize; 10] {
 type Dispatch = (Kernel, Vec<usize>, Vec<usize>);
 
 /// The dispatches of `op`, for concrete shapes.
-fn dispatches(op: &Op, ins: &[&[usize]], out: &[usize]) -> Result<Vec<Dispatch>> {
+pub(super) fn dispatches(op: &Op, ins: &[&[usize]], out: &[usize]) -> Result<Vec<Dispatch>> {
     let total: usize = out.iter().product();
     let dims4 = |s: &[usize]| -> Result<[usize; 4]> {
         s.try_into().map_err(|_| backend(format!("expected an NCHW tensor, got {s:?}")))
@@ -144,7 +139,7 @@ pub fn kernel_count(p: &Program) -> usize {
 }
 
 /// Binds every symbol in the inputs' declared shapes (the batch `N`) to the given tensors' dims.
-fn bind(p: &Program, inputs: &[GpuTensor], file: &str) -> Result<SymbolValues> {
+pub(super) fn bind(p: &Program, inputs: &[GpuTensor], file: &str) -> Result<SymbolValues> {
     let mut values = SymbolValues::default();
     for (i, (&v, t)) in p.inputs.iter().zip(inputs).enumerate() {
         let want = &p.shapes[v];
@@ -161,51 +156,4 @@ fn bind(p: &Program, inputs: &[GpuTensor], file: &str) -> Result<SymbolValues> {
         }
     }
     Ok(values)
-}
-
-/// Runs `p` on `inputs` (already on the device); the outputs stay on the device.
-pub fn run(gpu: &Gpu, kernels: &Kernels, p: &Program, consts: &[Option<wgpu::Buffer>], inputs: &[GpuTensor], file: &str) -> Result<Vec<GpuTensor>> {
-    if inputs.len() != p.inputs.len() {
-        return Err(backend(format!("{file}: {} inputs given, the graph takes {}", inputs.len(), p.inputs.len())));
-    }
-    let syms = bind(p, inputs, file)?;
-    let shapes: Vec<Vec<usize>> = p
-        .shapes
-        .iter()
-        .map(|s| s.iter().map(|d| d.eval(&syms).to_usize().ok()).collect::<Option<Vec<_>>>())
-        .collect::<Option<_>>()
-        .ok_or_else(|| backend(format!("{file}: shapes do not resolve for inputs {:?}", inputs.iter().map(|t| &t.shape).collect::<Vec<_>>())))?;
-    let mut live: Vec<Option<wgpu::Buffer>> = consts.to_vec();
-    for (&v, t) in p.inputs.iter().zip(inputs) {
-        live[v] = Some(t.buffer.clone());
-    }
-    let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(file) });
-    for step in &p.steps {
-        let ins: Vec<&[usize]> = step.inputs.iter().map(|&v| shapes[v].as_slice()).collect();
-        let out_shape = &shapes[step.output];
-        let buffer = match step.op {
-            Op::View => live[step.inputs[0]].clone().ok_or_else(|| backend(format!("{file}: a view of a missing value")))?,
-            _ => {
-                let buffer = gpu.storage(out_shape.iter().product::<usize>() * 4, file)?;
-                let in_bufs = step.inputs.iter().map(|&v| live[v].as_ref()).collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| backend(format!("{file}: an operand was never computed")))?;
-                for (kernel, params, reads) in dispatches(&step.op, &ins, out_shape)? {
-                    let params = params.into_iter().map(u).collect::<Result<Vec<u32>>>()?;
-                    let operands: Vec<&wgpu::Buffer> = reads.iter().map(|&i| in_bufs[i]).collect();
-                    kernels.dispatch(gpu, &mut encoder, kernel, &params, &operands, &buffer)?;
-                }
-                buffer
-            }
-        };
-        live[step.output] = Some(buffer);
-    }
-    gpu.submit(encoder.finish());
-    gpu.check(file)?;
-    p.outputs
-        .iter()
-        .map(|&v| {
-            let buffer = live[v].clone().ok_or_else(|| backend(format!("{file}: an output was never computed")))?;
-            Ok(GpuTensor { buffer, shape: shapes[v].clone() })
-        })
-        .collect()
 }

@@ -1,8 +1,7 @@
 //! The WGSL kernels: their sources, their compute pipelines (built once per backend) and the
-//! encoding of one dispatch (a parameter block, a bind group, a grid).
+//! grid of one dispatch.
 
 use super::device::Gpu;
-use super::stats::Event;
 use crate::error::{Error, ErrorCode, Result};
 use std::collections::HashMap;
 
@@ -54,7 +53,7 @@ impl Kernel {
     }
 
     /// Threads per workgroup; must equal the shader's `@workgroup_size` (reasons given there).
-    fn workgroup(self) -> u32 {
+    pub fn workgroup(self) -> u32 {
         match self {
             Kernel::Binary | Kernel::Unary | Kernel::Copy => 256,
             _ => 64,
@@ -94,59 +93,15 @@ impl Kernels {
         Ok(Kernels { pipelines })
     }
 
-    /// Records one dispatch of `kernel` over `total` threads into `encoder`.
-    pub fn dispatch(
-        &self,
-        gpu: &Gpu,
-        encoder: &mut wgpu::CommandEncoder,
-        kernel: Kernel,
-        params: &[u32],
-        inputs: &[&wgpu::Buffer],
-        output: &wgpu::Buffer,
-    ) -> Result<()> {
-        let total = *params.first().ok_or_else(|| Error::new(ErrorCode::Backend, "empty parameter block"))?;
-        if total == 0 {
-            return Ok(());
-        }
-        if params.len() > MAX_PARAMS {
-            return Err(Error::new(ErrorCode::Backend, format!("{kernel:?}: {} parameters, at most {MAX_PARAMS}", params.len())));
-        }
-        let pipeline = self
-            .pipelines
-            .get(&kernel)
-            .ok_or_else(|| Error::new(ErrorCode::Backend, format!("{kernel:?}: no pipeline")))?;
-        let mut block = [0u32; MAX_PARAMS];
-        block[..params.len()].copy_from_slice(params);
-        let bytes: Vec<u8> = block.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let uniform = gpu.buffer(&wgpu::BufferDescriptor {
-            label: Some("params"),
-            size: bytes.len() as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        gpu.queue.write_buffer(&uniform, 0, &bytes);
-        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
-        for (i, b) in inputs.iter().chain(std::iter::once(&output)).enumerate() {
-            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: b.as_entire_binding() });
-        }
-        let bind_group = gpu.bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(&format!("{kernel:?}")),
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &entries,
-        });
-        let (x, y) = grid(total, kernel.workgroup(), gpu.device.limits().max_compute_workgroups_per_dimension)?;
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(&format!("{kernel:?}")), timestamp_writes: None });
-        pass.set_pipeline(pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(x, y, 1);
-        gpu.counters.count(Event::Dispatch);
-        Ok(())
+    /// The compiled pipeline of `kernel`.
+    pub fn pipeline(&self, kernel: Kernel) -> Result<&wgpu::ComputePipeline> {
+        self.pipelines.get(&kernel).ok_or_else(|| Error::new(ErrorCode::Backend, format!("{kernel:?}: no pipeline")))
     }
 }
 
 /// A 2-D grid of workgroups covering `total` threads: x up to the per-dimension limit, the rest
 /// in y (shaders flatten it back with `flat`).
-fn grid(total: u32, workgroup: u32, max_dim: u32) -> Result<(u32, u32)> {
+pub fn grid(total: u32, workgroup: u32, max_dim: u32) -> Result<(u32, u32)> {
     let groups = total.div_ceil(workgroup);
     let x = groups.min(max_dim.max(1));
     let y = groups.div_ceil(x);

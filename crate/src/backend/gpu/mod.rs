@@ -2,9 +2,14 @@
 //! browser's WebGPU on wasm32). Weights are uploaded once at prepare; activations stay on the
 //! device across segments and only `download` reads back.
 //!
-//! Stages, one module each: `device` (adapter, device, health), `lower` (tract graph → kernel
-//! steps), with `einsum` (products as gemm), `kernels` (WGSL sources and pipelines), `exec` (one
-//! part's run), `readback` (with `oneshot`: awaiting a buffer map).
+//! Stages, one module each: `device` (adapter, device, health, the pending commands), `lower`
+//! (tract graph → kernel steps), with `einsum` (products as gemm), `kernels` (WGSL sources and
+//! pipelines), `exec` (a step's dispatches for concrete shapes), `instance` (a part built once per
+//! input shapes: memory plan, parameter blocks, bind groups), `readback` (with `oneshot`:
+//! awaiting a buffer map).
+//!
+//! Steady state: a part run again at the same batch size creates no buffer or bind group, parts
+//! run back to back share one encoder and one submit, and each read-back submits what is pending.
 //!
 //! In the browser the adapter, the device and every read-back complete only from the JS event
 //! loop: use [`WebGpu::prepare_async`] and the engine's `*_async` calls there.
@@ -17,6 +22,7 @@ use tract_onnx::prelude::TypedModel;
 pub mod device;
 pub mod einsum;
 pub mod exec;
+pub mod instance;
 pub mod kernels;
 pub mod lower;
 pub mod oneshot;
@@ -24,7 +30,9 @@ pub mod readback;
 pub mod stats;
 
 use device::Gpu;
+use instance::Instance;
 use kernels::Kernels;
+use std::sync::{Arc, Mutex};
 use lower::Program;
 pub use stats::Stats;
 
@@ -33,13 +41,24 @@ pub use stats::Stats;
 pub struct GpuTensor {
     pub buffer: wgpu::Buffer,
     pub shape: Vec<usize>,
+    /// The buffer belongs to a pool (an instance's outputs, the uploads) that reuses it only
+    /// once no tensor holds this (held for its count, never read).
+    #[allow(dead_code)]
+    lease: Option<Arc<()>>,
 }
 
-/// One part, lowered, with its constants on the device (indexed by value id).
+/// Instances kept per part (batch sizes, or copies whose outputs are still held).
+const INSTANCES_KEPT: usize = 6;
+/// Input buffers kept for reuse.
+const UPLOADS_KEPT: usize = 8;
+
+/// One part, lowered, with its constants on the device (indexed by value id) and its
+/// instances.
 struct Plan {
     file: String,
     program: Program,
     consts: Vec<Option<wgpu::Buffer>>,
+    instances: Mutex<Vec<Instance>>,
 }
 
 pub struct WebGpu {
@@ -47,6 +66,8 @@ pub struct WebGpu {
     kernels: Kernels,
     segments: Vec<Plan>,
     exits: Vec<Plan>,
+    /// Input buffers, each with the lease its tensors hold.
+    uploads: Mutex<Vec<(wgpu::Buffer, Arc<()>)>>,
 }
 
 fn plan(gpu: &Gpu, file: &str, program: Program) -> Result<Plan> {
@@ -57,7 +78,7 @@ fn plan(gpu: &Gpu, file: &str, program: Program) -> Result<Plan> {
         gpu.queue.write_buffer(&buffer, 0, &bytes);
         consts[*v] = Some(buffer);
     }
-    Ok(Plan { file: file.to_string(), program, consts })
+    Ok(Plan { file: file.to_string(), program, consts, instances: Mutex::new(vec![]) })
 }
 
 /// Lowers every part first, so that an unsupported operator fails before any GPU work.
@@ -120,6 +141,7 @@ impl WebGpu {
     /// `run_segment` only submits).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn finish(&self) -> Result<()> {
+        self.gpu.flush()?;
         self.gpu
             .device
             .poll(wgpu::PollType::wait_indefinitely())
@@ -140,14 +162,43 @@ impl WebGpu {
         let up = |v: Vec<(String, Program)>| v.into_iter().map(|(f, p)| plan(&gpu, &f, p)).collect::<Result<Vec<_>>>();
         let (segments, exits) = (up(segments)?, up(exits)?);
         gpu.check("uploading the weights")?;
-        Ok(WebGpu { gpu, kernels, segments, exits })
+        Ok(WebGpu { gpu, kernels, segments, exits, uploads: Mutex::new(vec![]) })
     }
 
     fn run(&self, plans: &[Plan], k: usize, inputs: &[GpuTensor]) -> Result<Vec<GpuTensor>> {
         let p = plans.get(k).ok_or_else(|| Error::new(ErrorCode::Backend, format!("no part {k}")))?;
         // Also surfaces an upload's error, and spares a lost device any further work.
         self.gpu.check(&p.file)?;
-        exec::run(&self.gpu, &self.kernels, &p.program, &p.consts, inputs, &p.file)
+        let key: Vec<&[usize]> = inputs.iter().map(|t| t.shape.as_slice()).collect();
+        let mut pool = p.instances.lock().map_err(|_| Error::new(ErrorCode::Backend, format!("{}: its instances are poisoned", p.file)))?;
+        let found = pool.iter().position(|i| i.idle() && i.key.iter().map(Vec::as_slice).eq(key.iter().copied()));
+        let mut one_off;
+        let inst = match found {
+            Some(i) => &mut pool[i],
+            None => {
+                one_off = Instance::build(&self.gpu, &self.kernels, &p.program, &p.consts, inputs, &p.file)?;
+                if pool.len() >= INSTANCES_KEPT {
+                    // Make room by dropping an idle one; when every kept one is busy, this one
+                    // serves once and is not kept.
+                    match pool.iter().position(Instance::idle) {
+                        Some(i) => {
+                            pool.remove(i);
+                        }
+                        None => return self.gpu.record(|e| one_off.record(&self.gpu, &self.kernels, &p.program, &p.consts, inputs, e)),
+                    }
+                }
+                pool.push(one_off);
+                let last = pool.len() - 1;
+                &mut pool[last]
+            }
+        };
+        self.gpu.record(|e| inst.record(&self.gpu, &self.kernels, &p.program, &p.consts, inputs, e))
+    }
+
+    /// Instances built and kept per segment and per exit head (for tests).
+    pub fn instances(&self) -> (Vec<usize>, Vec<usize>) {
+        let count = |plans: &[Plan]| plans.iter().map(|p| p.instances.lock().map_or(0, |v| v.len())).collect();
+        (count(&self.segments), count(&self.exits))
     }
 }
 
@@ -170,9 +221,29 @@ impl Backend for WebGpu {
         }
         self.gpu.check("uploading the input")?;
         let bytes: Vec<u8> = t.data.iter().flat_map(|x| x.to_le_bytes()).collect();
-        let buffer = self.gpu.storage(bytes.len(), "input")?;
+        let size = (bytes.len() as u64).max(4);
+        let mut uploads = self.uploads.lock().map_err(|_| Error::new(ErrorCode::Backend, "the input buffers are poisoned"))?;
+        let (buffer, lease) = match uploads.iter().find(|(b, l)| b.size() == size && Arc::strong_count(l) == 1) {
+            Some((b, l)) => {
+                // A write lands before the next submit: commands still pending that read this
+                // buffer's old contents must be submitted first.
+                self.gpu.flush()?;
+                (b.clone(), l.clone())
+            }
+            None => {
+                let b = self.gpu.storage(bytes.len(), "input")?;
+                let l = Arc::new(());
+                if uploads.len() < UPLOADS_KEPT {
+                    uploads.push((b.clone(), l.clone()));
+                } else if let Some(i) = uploads.iter().position(|(_, l)| Arc::strong_count(l) == 1) {
+                    uploads[i] = (b.clone(), l.clone());
+                }
+                (b, l)
+            }
+        };
+        drop(uploads);
         self.gpu.queue.write_buffer(&buffer, 0, &bytes);
-        Ok(GpuTensor { buffer, shape: t.shape })
+        Ok(GpuTensor { buffer, shape: t.shape, lease: Some(lease) })
     }
 
     async fn download(&self, a: &GpuTensor) -> Result<HostTensor> {

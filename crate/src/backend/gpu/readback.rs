@@ -1,5 +1,5 @@
-//! Reading tensors back to the host: copy them into one mappable buffer, map it once, await the
-//! map.
+//! Reading tensors back to the host: copy them into one mappable buffer (kept for the next
+//! read-back of that size), submit with the pending commands, map it once, await the map.
 
 use super::device::Gpu;
 use super::stats::Event;
@@ -28,19 +28,17 @@ pub async fn read_all(gpu: &Gpu, tensors: &[&GpuTensor]) -> Result<Vec<HostTenso
         return Ok(vec![]);
     }
     // A map of 0 bytes is invalid; 8 keeps the mapped range's alignment.
-    let staging = gpu.buffer(&wgpu::BufferDescriptor {
-        label: Some("readback"),
-        size: size.max(8).next_multiple_of(8),
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    let mut encoder = gpu.device.create_command_encoder(&Default::default());
-    for (t, &(offset, bytes)) in tensors.iter().zip(&spans) {
-        if bytes > 0 {
-            encoder.copy_buffer_to_buffer(&t.buffer, 0, &staging, offset, bytes);
+    let staging = gpu.staging(size.max(8).next_multiple_of(8));
+    // The copies join the commands that compute the tensors: one submit.
+    gpu.record(|encoder| {
+        for (t, &(offset, bytes)) in tensors.iter().zip(&spans) {
+            if bytes > 0 {
+                encoder.copy_buffer_to_buffer(&t.buffer, 0, &staging, offset, bytes);
+            }
         }
-    }
-    gpu.submit(encoder.finish());
+        Ok(())
+    })?;
+    gpu.flush()?;
     let (tx, rx) = oneshot::channel();
     gpu.counters.count(Event::Readback);
     staging.map_async(wgpu::MapMode::Read, .., move |r| tx.send(r));
@@ -67,6 +65,7 @@ pub async fn read_all(gpu: &Gpu, tensors: &[&GpuTensor]) -> Result<Vec<HostTenso
             .collect::<Result<Vec<_>>>()
     };
     staging.unmap();
+    gpu.keep_staging(staging);
     gpu.check("reading back")?;
     out
 }
