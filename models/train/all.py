@@ -121,8 +121,6 @@ def evaluate_bundle(name, log):
     ds = DATASETS[cfg["data"]]
     data = T.load_data(cfg["data"])
     segments, exits, info = T.load_trained(name)
-    seg_macs, exit_macs = count_part_macs(segments, exits, (1, 1, 28, 28))
-    cum, plain = exit_costs(segments, exits, seg_macs, exit_macs)
     # bundle, first with every early exit at 1.0 (a placeholder the exporter requires to be
     # explicit) and the rules it was trained with; the rules are then chosen by evidence and
     # the thresholds certified on it by the CLI
@@ -131,27 +129,14 @@ def evaluate_bundle(name, log):
     out_dir = os.path.join(ROOT, name)
     xt, yt = data["test"]
     xv, yv = data["val"]
-    r = export_bundle(out_dir, name, segments, exits, ds["labels"], ds["mean"], ds["std"],
-                      description=cfg["description"], test_pack=(xt[:1000], yt[:1000]),
-                      calib_pack=(xv[:1000], yv[:1000]))
     test_pack = os.path.join(PACKS, f"{name}-test10k.bin")
     val_pack = os.path.join(PACKS, f"{name}-val.bin")
     write_pack(test_pack, xt, yt)
     write_pack(val_pack, xv, yv)
-    # The runtime's MAC accounting is the one reported; training's hooks must agree with it.
-    costs = cli.costs(out_dir)
-    hooks = {"segment_macs": seg_macs, "exit_macs": exit_macs, "macs_to_exit": cum, "macs_full": plain}
-    if costs != hooks:
-        raise SystemExit(f"[{name}] MACs: the runtime counts {costs}, the training hooks {hooks}")
-    # Exit rules by evidence, on the select split (disjoint from training and calibration).
-    xs, ys = data["select"]
-    evidence = rule_select.choose(out_dir, exits, forward(segments, exits, xs, ds["mean"], ds["std"]),
-                                  (xs, ys), cfg["headline"], log=log)
-    for ex, rule in zip(exits, evidence["rules"]):
-        ex.rule = rule
-    if drop_unused_confidence(exits):
-        # Re-exported without the branches no rule reads: the MACs change, so they are checked
-        # against the runtime's count again.
+
+    def export_checked(when):
+        """Exports the bundle and checks the runtime's MAC count (the one reported) against
+        training's hooks."""
         seg_macs, exit_macs = count_part_macs(segments, exits, (1, 1, 28, 28))
         cum, plain = exit_costs(segments, exits, seg_macs, exit_macs)
         r = export_bundle(out_dir, name, segments, exits, ds["labels"], ds["mean"], ds["std"],
@@ -160,8 +145,22 @@ def evaluate_bundle(name, log):
         costs = cli.costs(out_dir)
         hooks = {"segment_macs": seg_macs, "exit_macs": exit_macs, "macs_to_exit": cum, "macs_full": plain}
         if costs != hooks:
-            raise SystemExit(f"[{name}] MACs after pruning: the runtime counts {costs}, the hooks {hooks}")
+            raise SystemExit(f"[{name}] MACs {when}: the runtime counts {costs}, the training hooks {hooks}")
+        return r, seg_macs, exit_macs, cum, plain
+
+    r, seg_macs, exit_macs, cum, plain = export_checked("at export")
+    # Exit rules by evidence, on the select split (disjoint from training and calibration).
+    xs, ys = data["select"]
+    evidence = rule_select.choose(out_dir, exits, forward(segments, exits, xs, ds["mean"], ds["std"]),
+                                  (xs, ys), cfg["headline"], log=log)
+    for ex, rule in zip(exits, evidence["rules"]):
+        ex.rule = rule
+    if drop_unused_confidence(exits):
+        # Re-exported without the branches no rule reads (their MACs go).
+        r, seg_macs, exit_macs, cum, plain = export_checked("after pruning")
     description = f"{cfg['description']}; exit rules chosen by evidence: {', '.join(evidence['rules'])}"
+    if "learned" not in evidence["rules"]:
+        description += " (the trained confidence heads lost and are not shipped)"
     set_rules(out_dir, evidence["rules"], description)
     # The whole validation split as the bundle's calibration trace, traced by the runtime, then
     # the default thresholds: Learn then Test at the headline budget on the chosen path.
